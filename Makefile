@@ -1,0 +1,42 @@
+# The two commands a new user needs: `make run` and `make test` (and `make ui` for the Dagster UI).
+# Each creates .venv on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+ARGS   ?=
+PYTEST_ARGS ?=
+
+.PHONY: run test ui install install-dev bench lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e ".[dev]"
+	@touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+## run: generate the sample shop (unless a landing folder is set), materialize every asset, print a summary
+run: $(VENV)/.installed
+	$(BIN)/retention run $(ARGS)
+
+## test: the whole test suite (real DuckDB, dbt, Dagster; PostgreSQL/MariaDB tests skip if absent)
+test: $(VENV)/.installed-dev
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+## ui: the Dagster UI on http://localhost:3000 (asset graph, daily schedule, runs, checks)
+ui: $(VENV)/.installed
+	$(BIN)/retention ui $(ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check retention_pipeline tests
+
+clean:
+	rm -rf data dbt_project/target dbt_project/logs .pytest_cache

@@ -1,0 +1,50 @@
+-- One row per order (valid or not) with its local date and the valid-purchase rule of SPEC §2.
+-- Every mart counts purchases from here (through int_purchase_occasions), never from staging.
+with orders as (
+    select
+        o.*,
+        {{ to_local('o.ordered_at') }} as ordered_at_local,
+        -- a `refunded` status without an amount is a full refund
+        coalesce(
+            o.refunded_amount,
+            case when o.status = 'refunded' then o.total_amount end
+        ) as effective_refunded_amount
+    from {{ ref('stg_shop__orders') }} as o
+),
+
+classified as (
+    select
+        orders.*,
+        total_amount - coalesce(refunded_amount, 0) as net_amount,
+        case
+            when customer_id is null then 'guest'
+            when status = 'test' then 'test'
+            when status = 'cancelled' then 'cancelled'
+            when total_amount > 0 and effective_refunded_amount >= total_amount then 'fully_refunded'
+            when total_amount - coalesce(refunded_amount, 0) < {{ min_order_value() }}
+                then 'below_min_order_value'
+        end as invalid_reason
+    from orders
+)
+
+select
+    c.order_id,
+    c.customer_id,
+    c.ordered_at,
+    c.ordered_at_local,
+    cast(c.ordered_at_local as date) as order_date,
+    c.status,
+    c.currency,
+    c.total_amount,
+    c.discount_amount,
+    c.refunded_amount,
+    c.net_amount,
+    c.coupon_code,
+    c.coupon_code is not null or c.discount_amount > 0 as used_coupon,
+    c.channel,
+    c.invalid_reason is null as is_valid_purchase,
+    c.invalid_reason,
+    c.customer_id is null or cust.customer_id is not null as is_known_customer
+from classified as c
+left join {{ ref('stg_shop__customers') }} as cust
+    on c.customer_id = cust.customer_id

@@ -1,0 +1,37 @@
+-- Purchase occasions (SPEC §2): all valid orders of one customer on one local date.
+-- Every repurchase metric counts these, not orders.
+with occasions as (
+    select
+        customer_id,
+        order_date as occasion_date,
+        count(*) as orders,
+        sum(net_amount) as net_amount,
+        min(ordered_at) as first_ordered_at,
+        max(case when used_coupon then 1 else 0 end) = 1 as used_coupon
+    from {{ ref('int_orders') }}
+    where is_valid_purchase
+    group by customer_id, order_date
+),
+
+sequenced as (
+    select
+        occasions.*,
+        row_number() over (partition by customer_id order by occasion_date) as occasion_seq,
+        min(occasion_date) over (partition by customer_id) as first_occasion_date,
+        lag(occasion_date) over (partition by customer_id order by occasion_date)
+            as previous_occasion_date
+    from occasions
+)
+
+select
+    customer_id,
+    occasion_date,
+    occasion_seq,
+    orders,
+    net_amount,
+    used_coupon,
+    first_ordered_at,
+    first_occasion_date,
+    previous_occasion_date,
+    {{ dbt.datediff('previous_occasion_date', 'occasion_date', 'day') }} as days_since_previous
+from sequenced

@@ -1,0 +1,25 @@
+-- Every order up to the end of the as-of day, valid or not, with its occasion number.
+select
+    o.order_id,
+    o.customer_id,
+    o.ordered_at,
+    o.ordered_at_local,
+    o.order_date,
+    o.status,
+    o.currency,
+    o.total_amount,
+    o.discount_amount,
+    o.refunded_amount,
+    o.net_amount,
+    o.coupon_code,
+    o.used_coupon,
+    o.channel,
+    o.is_valid_purchase,
+    o.invalid_reason,
+    o.is_known_customer,
+    p.occasion_seq
+from {{ ref('int_orders') }} as o
+left join {{ ref('int_purchase_occasions') }} as p
+    on o.is_valid_purchase
+    and o.customer_id = p.customer_id
+    and o.order_date = p.occasion_date

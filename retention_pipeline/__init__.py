@@ -1,0 +1,1 @@
+"""Retention and repurchase analytics pipeline: Dagster code location."""

@@ -1,0 +1,1 @@
+"""Dagster wiring, one module per layer; the logic lives in the packages beside this one."""

@@ -1,0 +1,82 @@
+"""dbt models as Dagster assets (dagster-dbt): staging -> intermediate -> marts.
+
+dbt tests surface as asset checks. The as-of date (the partition key) and the other settings dbt
+needs reach the models as `--vars`.
+"""
+
+
+import json
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+
+from retention_pipeline.partitions import as_of_from_partition
+from retention_pipeline.paths import DBT_PROJECT_DIR
+from retention_pipeline.settings import Settings
+
+
+def dbt_project() -> DbtProject:
+    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+def prepare_manifest(project: DbtProject | None = None) -> DbtProject:
+    """Run `dbt parse` so the manifest exists: the CLI, tests and CI call this themselves
+    (`prepare_if_dev` only acts under `dagster dev`)."""
+    project = project or dbt_project()
+    project.preparer.prepare(project)
+    return project
+
+
+class RetentionDbtTranslator(DagsterDbtTranslator):
+    """Asset keys are `[schema, model]` (e.g. `marts/fct_orders`), groups are the dbt folders."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] in ("model", "seed", "snapshot"):
+            return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "seed":
+            return "seeds"
+        fqn = dbt_resource_props.get("fqn", [])
+        return fqn[1] if len(fqn) > 2 else "dbt"
+
+
+def build_dbt_assets(settings: Settings, partitions: dg.PartitionsDefinition, project: DbtProject):
+    translator = RetentionDbtTranslator(
+        settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
+    )
+
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        dagster_dbt_translator=translator,
+        partitions_def=partitions,
+        pool="duckdb_writer",
+        name="dbt_models",
+        # Each day is its own snapshot (as-of): a backfill is one run per day.
+        backfill_policy=dg.BackfillPolicy.multi_run(1),
+    )
+    def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+        as_of = as_of_from_partition(context.partition_key)
+        # profiles.yml reads the warehouse path from the environment.
+        os.environ["RETENTION_WAREHOUSE"] = str(settings.warehouse.resolve())
+        dbt_vars = json.dumps(settings.dbt_vars(as_of))
+        yield from dbt.cli(["build", "--vars", dbt_vars], context=context).stream()
+
+    return dbt_models
+
+
+def dbt_resource(project: DbtProject) -> DbtCliResource:
+    # The dbt of this environment, even when its bin/ is not on PATH (cron, the UI's code server).
+    dbt_executable = Path(sys.executable).with_name("dbt")
+    return DbtCliResource(
+        project_dir=project,
+        profiles_dir=str(DBT_PROJECT_DIR),
+        dbt_executable=str(dbt_executable) if dbt_executable.exists() else "dbt",
+    )

@@ -1,0 +1,94 @@
+"""Raw layer: one asset per landing entity, loading the day's new files into `raw.<entity>`.
+
+Each asset carries a blocking check on the share of quarantined rows in the day's batch: a few bad
+rows are quarantined and the day goes on; a broken feed stops the run before anything downstream.
+"""
+
+
+from pathlib import Path
+
+import dagster as dg
+
+from retention_pipeline.partitions import as_of_from_partition
+from retention_pipeline.settings import Settings
+from retention_pipeline.warehouse import connect
+
+ENTITIES = ("customers", "products", "orders", "order_items", "events")
+REQUIRED_ENTITIES = ("customers", "orders")
+QUARANTINE_CHECK = "quarantine_share_within_threshold"
+
+
+def raw_key(entity: str) -> dg.AssetKey:
+    return dg.AssetKey(["raw", entity])
+
+
+def build_raw_assets(settings: Settings, partitions: dg.PartitionsDefinition) -> list:
+    return [_raw_asset(entity, settings, partitions) for entity in ENTITIES]
+
+
+def _raw_asset(entity: str, settings: Settings, partitions: dg.PartitionsDefinition):
+    key = raw_key(entity)
+    required = "required" if entity in REQUIRED_ENTITIES else "optional"
+
+    @dg.asset(
+        key=key,
+        group_name="raw",
+        partitions_def=partitions,
+        pool="duckdb_writer",
+        backfill_policy=dg.BackfillPolicy.multi_run(1),
+        kinds={"duckdb"},
+        description=f"`raw.{entity}` ({required}): every version of every row from the landing "
+        f"folder's {entity} files; bad rows go to `raw.quarantine` with a reason.",
+        check_specs=[
+            dg.AssetCheckSpec(
+                QUARANTINE_CHECK,
+                asset=key,
+                blocking=True,
+                description="Quarantined share of the day's rows is at most the "
+                "`quarantine_threshold` setting; above it the run stops before any export.",
+            )
+        ],
+    )
+    def _asset(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        # Imported here so that loading the code location stays cheap.
+        from retention_pipeline.ingestion import discover_landing, ingest_entity
+
+        batch_date = as_of_from_partition(context.partition_key)
+        landing = discover_landing(_landing_dir(settings))
+        with connect(settings.warehouse) as con:
+            stats = ingest_entity(con, landing, entity, batch_date)
+        share = stats.share_bad
+        passed = share <= settings.quarantine_threshold
+        return dg.MaterializeResult(
+            metadata=stats.to_metadata(),
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=QUARANTINE_CHECK,
+                    passed=passed,
+                    severity=dg.AssetCheckSeverity.ERROR,
+                    metadata={
+                        "quarantined_share": dg.MetadataValue.float(float(share)),
+                        "threshold": dg.MetadataValue.float(settings.quarantine_threshold),
+                        "rows_read": dg.MetadataValue.int(int(stats.rows_read)),
+                        "rows_quarantined": dg.MetadataValue.int(int(stats.rows_quarantined)),
+                    },
+                    description=None
+                    if passed
+                    else f"{stats.rows_quarantined} of {stats.rows_read} {entity} rows "
+                    f"quarantined ({share:.1%} > {settings.quarantine_threshold:.1%}): "
+                    "broken feed, run stopped before any export. See raw.quarantine.",
+                )
+            ],
+        )
+
+    return _asset
+
+
+def _landing_dir(settings: Settings) -> Path:
+    landing = settings.effective_landing
+    if not landing.is_dir():
+        raise FileNotFoundError(
+            f"landing folder {landing} does not exist: set RETENTION_LANDING (or --landing), "
+            "or generate the sample shop with `retention generate --out data/landing`."
+        )
+    return landing

@@ -1,0 +1,61 @@
+"""The Dagster code location: assets, checks, the daily job and its schedule.
+
+Nothing heavy happens at import: `defs` is built when Dagster loads the code location, from the
+settings in force then (env / retention.toml). The CLI builds its own with `build_definitions`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+
+import dagster as dg
+
+from retention_pipeline.settings import Settings, load_settings
+
+DAILY_JOB = "daily_refresh"
+
+
+def build_definitions(settings: Settings, earliest: dt.date | None = None) -> dg.Definitions:
+    from retention_pipeline.assets.dbt import build_dbt_assets, dbt_project, dbt_resource, prepare_manifest
+    from retention_pipeline.assets.raw import build_raw_assets
+    from retention_pipeline.partitions import daily_partitions
+
+    # Per-day backfill policies and pools are "beta" in Dagster 1.13; they are what we want.
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    partitions = daily_partitions(settings, earliest)
+    project = dbt_project()
+    project.prepare_if_dev()
+    if not project.manifest_path.exists():
+        prepare_manifest(project)
+
+    assets = [
+        *build_raw_assets(settings, partitions),
+        build_dbt_assets(settings, partitions, project),
+    ]
+    job = dg.define_asset_job(
+        DAILY_JOB,
+        selection=dg.AssetSelection.all(),
+        partitions_def=partitions,
+        description="Everything for one day: ingestion, dbt models and tests, predictions, activation.",
+    )
+    schedule = dg.build_schedule_from_partitioned_job(
+        job,
+        name="daily_refresh_schedule",
+        hour_of_day=settings.schedule_hour,
+        minute_of_hour=0,
+        description="Every morning in the reporting time zone: the run for that day (the as-of date).",
+    )
+    return dg.Definitions(
+        assets=assets,
+        jobs=[job],
+        schedules=[schedule],
+        resources={"dbt": dbt_resource(project)},
+        # One DuckDB writer at a time: the steps of a run never overlap.
+        executor=dg.in_process_executor,
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions(load_settings())

@@ -1,0 +1,84 @@
+"""The Dagster code location loads, has the expected graph, and schedules the right day."""
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import pytest
+
+from retention_pipeline.definitions import DAILY_JOB, build_definitions
+from retention_pipeline.settings import load_settings
+
+
+@pytest.fixture(scope="module")
+def defs():
+    return build_definitions(load_settings(reporting_tz="America/New_York"))
+
+
+def test_definitions_load_and_validate(defs):
+    dg.Definitions.validate_loadable(defs)
+    assert defs.resolve_job_def(DAILY_JOB) is not None
+
+
+def test_code_location_module_loads():
+    from retention_pipeline import definitions
+
+    loaded = definitions.defs()
+    assert isinstance(loaded, dg.Definitions)
+
+
+def test_graph_runs_raw_to_staging_to_marts(defs):
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    for entity in ("customers", "products", "orders", "order_items", "events"):
+        assert f"raw/{entity}" in keys
+    assert "marts/fct_orders" in keys
+
+    upstream = graph.get(dg.AssetKey(["staging", "stg_shop__orders"])).parent_keys
+    assert dg.AssetKey(["raw", "orders"]) in upstream
+    fct_parents = graph.get(dg.AssetKey(["marts", "fct_orders"])).parent_keys
+    assert dg.AssetKey(["intermediate", "int_orders"]) in fct_parents
+
+
+def test_every_asset_shares_the_daily_partitions(defs):
+    graph = defs.resolve_asset_graph()
+    partitions = {
+        type(graph.get(key).partitions_def).__name__
+        for key in graph.get_all_asset_keys()
+        if graph.get(key).is_materializable
+    }
+    assert partitions == {"DailyPartitionsDefinition"}
+
+
+def test_raw_assets_carry_blocking_quarantine_check(defs):
+    graph = defs.resolve_asset_graph()
+    check_keys = graph.asset_check_keys
+    blocking = {
+        key.asset_key.to_user_string()
+        for key in check_keys
+        if key.name == "quarantine_share_within_threshold"
+    }
+    assert blocking == {f"raw/{e}" for e in ("customers", "products", "orders", "order_items", "events")}
+
+
+def test_schedule_requests_the_run_for_that_morning(defs):
+    schedule = defs.resolve_schedule_def("daily_refresh_schedule")
+    tz = ZoneInfo("America/New_York")
+    # 06:00 local on 23 Nov: the run is for 23 Nov (today), in the reporting time zone.
+    morning = dt.datetime(2026, 11, 23, 6, 0, tzinfo=tz)
+    with dg.DagsterInstance.ephemeral() as instance:
+        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=morning)
+        requests = list(schedule.evaluate_tick(context).run_requests or [])
+    assert [r.partition_key for r in requests] == ["2026-11-23"]
+    assert schedule.execution_timezone == "America/New_York"
+    assert schedule.cron_schedule == "0 6 * * *"
+
+
+def test_partitions_extend_back_to_an_early_as_of():
+    settings = load_settings(partitions_start=dt.date(2024, 1, 1))
+    defs = build_definitions(settings, earliest=dt.date(1997, 1, 1))
+    job = defs.resolve_job_def(DAILY_JOB)
+    keys = job.partitions_def.get_partition_keys(
+        current_time=dt.datetime(1997, 1, 3, tzinfo=ZoneInfo("UTC"))
+    )
+    assert keys[0] == "1997-01-01"
