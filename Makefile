@@ -35,6 +35,9 @@ test: $(VENV)/.installed-dev
 ui: $(VENV)/.installed
 	$(BIN)/retention ui $(ARGS)
 
+bench: $(VENV)/.installed-dev
+	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check retention_pipeline tests
 

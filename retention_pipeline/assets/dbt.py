@@ -67,7 +67,8 @@ def build_dbt_assets(settings: Settings, partitions: dg.PartitionsDefinition, pr
         # profiles.yml reads the warehouse path from the environment.
         os.environ["RETENTION_WAREHOUSE"] = str(settings.warehouse.resolve())
         dbt_vars = json.dumps(settings.dbt_vars(as_of))
-        yield from dbt.cli(["build", "--vars", dbt_vars], context=context).stream()
+        invocation = dbt.cli(["build", "--vars", dbt_vars], context=context)
+        yield from _with_mart_reports(context, invocation.stream(), settings)
 
     return dbt_models
 
@@ -80,3 +81,40 @@ def dbt_resource(project: DbtProject) -> DbtCliResource:
         profiles_dir=str(DBT_PROJECT_DIR),
         dbt_executable=str(dbt_executable) if dbt_executable.exists() else "dbt",
     )
+
+
+def _with_mart_reports(context: dg.AssetExecutionContext, events, settings: Settings):
+    """Pass dbt's events through, adding charts and headline numbers to the mart outputs.
+
+    The dbt process holds the DuckDB file for writing until it exits, so the mart outputs (and
+    their test results) are held back and yielded, enriched, once dbt is done.
+    """
+    from retention_pipeline.reports import REPORTED_MARTS, mart_metadata
+    from retention_pipeline.warehouse import connect
+
+    held_outputs: list[tuple[str, dg.Output]] = []
+    held_checks: list[dg.AssetCheckResult] = []
+    reported_keys = {dg.AssetKey(["marts", name]) for name in REPORTED_MARTS}
+    try:
+        for event in events:
+            if isinstance(event, dg.Output):
+                key = context.asset_key_for_output(event.output_name)
+                if key in reported_keys:
+                    held_outputs.append((key.path[-1], event))
+                    continue
+            if isinstance(event, dg.AssetCheckResult) and event.asset_key in reported_keys:
+                held_checks.append(event)
+                continue
+            yield event
+    except Exception:
+        # dbt failed part-way: what it did build is still recorded, without the charts.
+        yield from (output for _, output in held_outputs)
+        yield from held_checks
+        raise
+    if not held_outputs:
+        yield from held_checks
+        return
+    with connect(settings.warehouse, read_only=True) as con:
+        for model, output in held_outputs:
+            yield output.with_metadata({**output.metadata, **mart_metadata(con, model)})
+    yield from held_checks
