@@ -7,6 +7,7 @@ settings in force then (env / retention.toml). The CLI builds its own with `buil
 from __future__ import annotations
 
 import datetime as dt
+import os
 import warnings
 
 import dagster as dg
@@ -20,19 +21,23 @@ def build_definitions(settings: Settings, earliest: dt.date | None = None) -> dg
     from retention_pipeline.assets.dbt import build_dbt_assets, dbt_project, dbt_resource, prepare_manifest
     from retention_pipeline.assets.raw import build_raw_assets
     from retention_pipeline.partitions import daily_partitions
+    from retention_pipeline.quality import build_quality_checks
 
     # Per-day backfill policies and pools are "beta" in Dagster 1.13; they are what we want.
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     partitions = daily_partitions(settings, earliest)
     project = dbt_project()
-    project.prepare_if_dev()
-    if not project.manifest_path.exists():
+    # Under `dagster dev` the manifest is remade at every (re)load, so edits to models show up;
+    # elsewhere (the CLI, tests) the caller made it, and it is made here only if missing.
+    if os.getenv("DAGSTER_IS_DEV_CLI") or not project.manifest_path.exists():
         prepare_manifest(project)
 
     assets = [
         *build_raw_assets(settings, partitions),
         build_dbt_assets(settings, partitions, project),
     ]
+    asset_keys = {key for asset in assets for key in asset.keys}
+    checks = build_quality_checks(settings, partitions, asset_keys=asset_keys)
     job = dg.define_asset_job(
         DAILY_JOB,
         selection=dg.AssetSelection.all(),
@@ -48,6 +53,7 @@ def build_definitions(settings: Settings, earliest: dt.date | None = None) -> dg
     )
     return dg.Definitions(
         assets=assets,
+        asset_checks=checks,
         jobs=[job],
         schedules=[schedule],
         resources={"dbt": dbt_resource(project)},

@@ -13,9 +13,9 @@ from retention_pipeline.settings import Settings
 
 DAGSTER_YAML = """\
 # Written by retention_pipeline: one DuckDB writer at a time across runs too.
-run_queue:
-  max_concurrent_runs: 1
 concurrency:
+  runs:
+    max_concurrent_runs: 1
   pools:
     default_limit: 1
 telemetry:
@@ -82,28 +82,41 @@ def ensure_sample_landing(settings: Settings, as_of) -> Path:
 
 def run_pipeline(settings: Settings) -> RunOutcome:
     """Materialize every asset for the as-of date in one Dagster run, on the persistent instance."""
+    from retention_pipeline.assets.dbt import prepare_manifest
     from retention_pipeline.definitions import DAILY_JOB, build_definitions
 
     as_of = settings.effective_as_of
     prepare_environment(settings)
     if settings.landing is None:
         settings = settings.model_copy(update={"landing": ensure_sample_landing(settings, as_of)})
+    # The manifest is made by the command itself, so it always matches the dbt project on disk.
+    prepare_manifest()
     defs = build_definitions(settings, earliest=as_of)
     job = defs.resolve_job_def(DAILY_JOB)
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
-            partition_key=as_of.isoformat(), instance=instance, raise_on_error=False
+            partition_key=as_of.isoformat(),
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
     return _outcome(result, as_of.isoformat())
+
+
+def _root_cause(error) -> str:
+    """The innermost error's message: the user's problem, not Dagster's wrapper around it."""
+    if error is None:
+        return "unknown error"
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip()
 
 
 def _outcome(result: dg.ExecuteInProcessResult, as_of: str) -> RunOutcome:
     failures = []
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data is not None:
-            error = event.step_failure_data.error
-            message = error.message.strip() if error else "unknown error"
-            failures.append(f"{event.step_key}: {message}")
+            failures.append(f"{event.step_key}: {_root_cause(event.step_failure_data.error)}")
     checks = [
         CheckOutcome(
             asset=evaluation.asset_key.to_user_string(),

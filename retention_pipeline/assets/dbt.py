@@ -5,10 +5,12 @@ needs reach the models as `--vars`.
 """
 
 
+import fcntl
 import json
 import os
 import sys
 from collections.abc import Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +30,21 @@ def prepare_manifest(project: DbtProject | None = None) -> DbtProject:
     """Run `dbt parse` so the manifest exists: the CLI, tests and CI call this themselves
     (`prepare_if_dev` only acts under `dagster dev`)."""
     project = project or dbt_project()
-    project.preparer.prepare(project)
+    with _exclusive(project.project_dir / "target" / ".parse.lock"):
+        dbt_resource(project).cli(["parse", "--quiet"], target_path=project.target_path).wait()
     return project
+
+
+@contextmanager
+def _exclusive(lock_path: Path):
+    """Parallel processes (tests, a CLI run beside the UI) must not write one manifest at once."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class RetentionDbtTranslator(DagsterDbtTranslator):
@@ -68,7 +83,13 @@ def build_dbt_assets(settings: Settings, partitions: dg.PartitionsDefinition, pr
         os.environ["RETENTION_WAREHOUSE"] = str(settings.warehouse.resolve())
         dbt_vars = json.dumps(settings.dbt_vars(as_of))
         invocation = dbt.cli(["build", "--vars", dbt_vars], context=context)
-        yield from _with_mart_reports(context, invocation.stream(), settings)
+        try:
+            yield from _with_mart_reports(context, invocation.stream(), settings)
+        finally:
+            # Never leave a dbt process holding the warehouse's write lock after a failure.
+            if invocation.process.poll() is None:
+                invocation.process.terminate()
+                invocation.process.wait(timeout=60)
 
     return dbt_models
 
