@@ -100,7 +100,7 @@ def ui(config, port: int, **flags) -> None:
     from retention_pipeline.runner import ensure_sample_landing, prepare_environment
 
     settings = _load(config, **flags)
-    prepare_environment(settings)
+    os.environ["DAGSTER_HOME"] = str(prepare_environment(settings))
     if settings.landing is None:
         landing = ensure_sample_landing(settings, settings.effective_as_of)
         os.environ["RETENTION_LANDING"] = str(landing.resolve())

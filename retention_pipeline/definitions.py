@@ -18,7 +18,12 @@ DAILY_JOB = "daily_refresh"
 
 
 def build_definitions(settings: Settings, earliest: dt.date | None = None) -> dg.Definitions:
-    from retention_pipeline.assets.dbt import build_dbt_assets, dbt_project, dbt_resource, prepare_manifest
+    from retention_pipeline.assets.dbt import (
+        build_dbt_assets,
+        dbt_project,
+        dbt_resource,
+        prepare_manifest,
+    )
     from retention_pipeline.assets.raw import build_raw_assets
     from retention_pipeline.partitions import daily_partitions
     from retention_pipeline.quality import build_quality_checks

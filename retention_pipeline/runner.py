@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
+from dagster._core.instance.ref import InstanceRef
 
 from retention_pipeline.settings import Settings
 
@@ -45,8 +45,8 @@ class RunOutcome:
         return all(c.passed for c in self.checks if c.blocking)
 
 
-def prepare_environment(settings: Settings) -> None:
-    """Folders, DAGSTER_HOME and the env the dbt profile reads. Idempotent."""
+def prepare_environment(settings: Settings) -> Path:
+    """Folders and the Dagster home (with its one-writer config); returns the home. Idempotent."""
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
     settings.exports.mkdir(parents=True, exist_ok=True)
     home = settings.dagster_home.resolve()
@@ -54,8 +54,7 @@ def prepare_environment(settings: Settings) -> None:
     config = home / "dagster.yaml"
     if not config.exists():
         config.write_text(DAGSTER_YAML)
-    os.environ["DAGSTER_HOME"] = str(home)
-    os.environ["RETENTION_WAREHOUSE"] = str(settings.warehouse.resolve())
+    return home
 
 
 def ensure_sample_landing(settings: Settings, as_of) -> Path:
@@ -86,14 +85,15 @@ def run_pipeline(settings: Settings) -> RunOutcome:
     from retention_pipeline.definitions import DAILY_JOB, build_definitions
 
     as_of = settings.effective_as_of
-    prepare_environment(settings)
+    home = prepare_environment(settings)
     if settings.landing is None:
         settings = settings.model_copy(update={"landing": ensure_sample_landing(settings, as_of)})
     # The manifest is made by the command itself, so it always matches the dbt project on disk.
     prepare_manifest()
     defs = build_definitions(settings, earliest=as_of)
     job = defs.resolve_job_def(DAILY_JOB)
-    with dg.DagsterInstance.get() as instance:
+    # The persistent instance of dagster_home: runs of the CLI show up in the UI too.
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
         result = job.execute_in_process(
             partition_key=as_of.isoformat(),
             instance=instance,

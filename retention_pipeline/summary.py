@@ -25,8 +25,10 @@ def mart_row_counts(warehouse: Path) -> dict[str, int]:
 
 def format_summary(settings: Settings, outcome: RunOutcome) -> str:
     lines = [
-        f"retention run for {outcome.as_of}: {'OK' if outcome.success else 'FAILED'} "
-        f"(Dagster run {outcome.run_id})",
+        (
+            f"retention run for {outcome.as_of}: {'OK' if outcome.success else 'FAILED'} "
+            f"(Dagster run {outcome.run_id})"
+        ),
         f"warehouse: {settings.warehouse}",
     ]
     counts = mart_row_counts(settings.warehouse)

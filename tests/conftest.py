@@ -15,3 +15,32 @@ def _isolated_settings_env(monkeypatch, tmp_path_factory):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path_factory.mktemp("dagster_home")))
     yield
+
+
+SAMPLE_AS_OF = "2026-11-20"
+
+
+@pytest.fixture(scope="session")
+def sample_shop_run(tmp_path_factory):
+    """One full Dagster run of every asset on a generated 5,000-customer shop, shared read-only
+    by the end-to-end tests (a run takes about a minute; CI runs it once)."""
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from retention_pipeline.generator import generate_shop
+    from retention_pipeline.runner import run_pipeline
+    from retention_pipeline.settings import load_settings
+
+    root = tmp_path_factory.mktemp("sample_shop")
+    as_of = dt.date.fromisoformat(SAMPLE_AS_OF)
+    generate_shop(root / "landing", customers=5000, seed=42, end=as_of)
+    settings = load_settings(
+        landing=root / "landing",
+        warehouse=root / "warehouse.duckdb",
+        exports=root / "exports",
+        dagster_home=root / "dagster_home",
+        as_of=as_of,
+        reporting_tz="Europe/Berlin",
+    )
+    outcome = run_pipeline(settings)
+    return SimpleNamespace(settings=settings, outcome=outcome, root=root, as_of=as_of)
