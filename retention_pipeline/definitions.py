@@ -24,6 +24,7 @@ def build_definitions(settings: Settings, earliest: dt.date | None = None) -> dg
         dbt_resource,
         prepare_manifest,
     )
+    from retention_pipeline.assets.predictions import build_prediction_assets
     from retention_pipeline.assets.raw import build_raw_assets
     from retention_pipeline.partitions import daily_partitions
     from retention_pipeline.quality import build_quality_checks
@@ -40,6 +41,7 @@ def build_definitions(settings: Settings, earliest: dt.date | None = None) -> dg
     assets = [
         *build_raw_assets(settings, partitions),
         build_dbt_assets(settings, partitions, project),
+        *build_prediction_assets(settings, partitions),
     ]
     asset_keys = {key for asset in assets for key in asset.keys}
     checks = build_quality_checks(settings, partitions, asset_keys=asset_keys)

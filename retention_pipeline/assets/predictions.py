@@ -1,0 +1,247 @@
+"""Predictions as Dagster assets, downstream of the dbt models (docs/predictions.md).
+
+    marts/model_fit             BG/NBD + Gamma-Gamma fitted for the as-of date (history kept)
+    marts/customer_predictions  every customer scored with that day's fit
+    marts/model_backtest        calibration/holdout check of BG/NBD, with a chart (history kept)
+    marts/replenishment_cycles  median days between purchases of a category, seed overrides
+
+With too few customers to fit, the assets still succeed: the tables are written empty (with
+their columns) and the metadata says why. The logic lives in retention_pipeline/predictions;
+this module only wires it.
+"""
+
+
+import dagster as dg
+
+from retention_pipeline.partitions import as_of_from_partition
+from retention_pipeline.settings import Settings
+
+GROUP = "predictions"
+MODEL_FIT_KEY = dg.AssetKey(["marts", "model_fit"])
+PREDICTIONS_KEY = dg.AssetKey(["marts", "customer_predictions"])
+BACKTEST_KEY = dg.AssetKey(["marts", "model_backtest"])
+CYCLES_KEY = dg.AssetKey(["marts", "replenishment_cycles"])
+
+OCCASIONS_KEY = dg.AssetKey(["intermediate", "int_purchase_occasions"])
+CYCLE_DEPS = [
+    dg.AssetKey(["intermediate", "int_orders"]),
+    dg.AssetKey(["staging", "stg_shop__order_items"]),
+    dg.AssetKey(["staging", "stg_shop__products"]),
+    dg.AssetKey(["seeds", "replenishment_cycle_overrides"]),
+]
+
+
+def build_prediction_assets(settings: Settings, partitions: dg.PartitionsDefinition) -> list:
+    """The prediction assets, all on the shared daily partitions (key = as-of date)."""
+    return [
+        _model_fit_asset(settings, partitions),
+        _customer_predictions_asset(settings, partitions),
+        _model_backtest_asset(settings, partitions),
+        _replenishment_cycles_asset(settings, partitions),
+    ]
+
+
+def _common(partitions: dg.PartitionsDefinition) -> dict:
+    return {
+        "group_name": GROUP,
+        "partitions_def": partitions,
+        "pool": "duckdb_writer",
+        "backfill_policy": dg.BackfillPolicy.multi_run(1),
+        "kinds": {"duckdb", "python"},
+    }
+
+
+def _model_fit_asset(settings: Settings, partitions: dg.PartitionsDefinition):
+    @dg.asset(
+        key=MODEL_FIT_KEY,
+        deps=[OCCASIONS_KEY],
+        description="`marts.model_fit`: BG/NBD (r, alpha, a, b) and Gamma-Gamma (p, q, gamma) "
+        "fitted by maximum likelihood on every customer's occasions up to the as-of date; one row "
+        "per model run and parameter, history kept across as-of dates.",
+        **_common(partitions),
+    )
+    def model_fit(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        from retention_pipeline.predictions.model_runs import fit_models, write_model_fit
+        from retention_pipeline.warehouse import connect
+
+        as_of = as_of_from_partition(context.partition_key)
+        with connect(settings.warehouse) as con:
+            run = fit_models(con, as_of, settings)
+            rows = write_model_fit(con, run)
+        metadata = {
+            "customers": dg.MetadataValue.int(run.customers),
+            "repeat_customers": dg.MetadataValue.int(run.repeat_customers),
+            "time_unit_days": dg.MetadataValue.float(float(run.unit_days)),
+            "fit_seconds": dg.MetadataValue.float(round(run.seconds, 3)),
+            "dagster/row_count": dg.MetadataValue.int(rows),
+        }
+        for fit in run.fits():
+            metadata.update(_fit_metadata(fit))
+        refused = [f"{f.model}: {f.status} ({f.message})" for f in run.fits() if not f.ok]
+        if refused:
+            metadata["not_fitted"] = dg.MetadataValue.text("; ".join(refused))
+            context.log.warning("model(s) not fitted for %s: %s", as_of, "; ".join(refused))
+        return dg.MaterializeResult(metadata=metadata)
+
+    return model_fit
+
+
+def _customer_predictions_asset(settings: Settings, partitions: dg.PartitionsDefinition):
+    @dg.asset(
+        key=PREDICTIONS_KEY,
+        deps=[MODEL_FIT_KEY, OCCASIONS_KEY],
+        description="`marts.customer_predictions`: per customer with an occasion, P(alive), "
+        "expected purchases in 90 and 365 days, expected order value, 365-day CLV, expected next "
+        "order date and churn_risk, from the as-of date's model_fit.",
+        **_common(partitions),
+    )
+    def customer_predictions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        from retention_pipeline.predictions.scoring import score_customers
+        from retention_pipeline.warehouse import connect
+
+        as_of = as_of_from_partition(context.partition_key)
+        with connect(settings.warehouse) as con:
+            outcome = score_customers(con, as_of, settings)
+        metadata = {
+            "dagster/row_count": dg.MetadataValue.int(outcome.rows),
+            "distinct_histories": dg.MetadataValue.int(outcome.patterns),
+            "scoring_seconds": dg.MetadataValue.float(round(outcome.seconds, 3)),
+            "churn_risk": dg.MetadataValue.md(
+                _table(["churn_risk", "customers"], outcome.bands.items())
+            ),
+            **{k: dg.MetadataValue.float(round(v, 4)) for k, v in outcome.totals.items()},
+        }
+        if outcome.reason:
+            metadata["why_incomplete"] = dg.MetadataValue.text(outcome.reason)
+            context.log.warning("customer_predictions for %s: %s", as_of, outcome.reason)
+        return dg.MaterializeResult(metadata=metadata)
+
+    return customer_predictions
+
+
+def _model_backtest_asset(settings: Settings, partitions: dg.PartitionsDefinition):
+    @dg.asset(
+        key=BACKTEST_KEY,
+        deps=[OCCASIONS_KEY],
+        description="`marts.model_backtest`: BG/NBD fitted up to a calibration end, predicted vs "
+        "actual repeat purchases in the holdout up to the as-of date, overall and by calibration "
+        "frequency; the cumulative chart is in the metadata.",
+        **_common(partitions),
+    )
+    def model_backtest(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        from retention_pipeline.predictions.backtest import run_backtest, write_backtest
+        from retention_pipeline.warehouse import connect
+
+        as_of = as_of_from_partition(context.partition_key)
+        with connect(settings.warehouse) as con:
+            outcome = run_backtest(con, as_of, settings)
+            rows = write_backtest(con, outcome)
+        return dg.MaterializeResult(metadata=_backtest_metadata(context, outcome, rows))
+
+    return model_backtest
+
+
+def _replenishment_cycles_asset(settings: Settings, partitions: dg.PartitionsDefinition):
+    @dg.asset(
+        key=CYCLES_KEY,
+        deps=CYCLE_DEPS,
+        description="`marts.replenishment_cycles`: per category, the median days between "
+        "consecutive occasions containing it (at least `cycle_min_samples` gaps), or the "
+        "replenishment_cycle_overrides seed.",
+        **_common(partitions),
+    )
+    def replenishment_cycles(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        from retention_pipeline.predictions.cycles import build_replenishment_cycles
+        from retention_pipeline.predictions.tables import REPLENISHMENT_CYCLES
+        from retention_pipeline.warehouse import connect
+
+        as_of = as_of_from_partition(context.partition_key)
+        with connect(settings.warehouse) as con:
+            outcome = build_replenishment_cycles(con, as_of, settings.cycle_min_samples)
+            cycles = con.execute(
+                f"select category, round(cycle_days, 1), sample_size, source "
+                f"from {REPLENISHMENT_CYCLES} order by category"
+            ).fetchall()
+        metadata = {
+            "dagster/row_count": dg.MetadataValue.int(outcome.rows),
+            "cycles": dg.MetadataValue.md(
+                _table(["category", "cycle_days", "sample_size", "source"], cycles)
+            ),
+            "observed": dg.MetadataValue.int(outcome.observed),
+            "overridden": dg.MetadataValue.int(outcome.overridden),
+            "removed_by_override": dg.MetadataValue.int(outcome.removed_by_override),
+            "below_min_samples": dg.MetadataValue.int(outcome.too_few_samples),
+            "min_samples": dg.MetadataValue.int(settings.cycle_min_samples),
+        }
+        if outcome.notes:
+            metadata["notes"] = dg.MetadataValue.text("; ".join(outcome.notes))
+        return dg.MaterializeResult(metadata=metadata)
+
+    return replenishment_cycles
+
+
+def _fit_metadata(fit) -> dict:
+    prefix = fit.model
+    metadata = {
+        f"{prefix}_status": dg.MetadataValue.text(fit.status),
+        f"{prefix}_customers": dg.MetadataValue.int(fit.n_customers),
+    }
+    if fit.ok:
+        metadata[f"{prefix}_log_likelihood"] = dg.MetadataValue.float(fit.log_likelihood)
+        metadata[f"{prefix}_parameters"] = dg.MetadataValue.md(
+            _table(["parameter", "value"], ((k, f"{v:.6g}") for k, v in fit.params.items()))
+        )
+        # one float per parameter: the UI plots numeric metadata across partitions
+        for name, value in fit.params.items():
+            metadata[f"{prefix}_{name}"] = dg.MetadataValue.float(value)
+    else:
+        metadata[f"{prefix}_why_not_fitted"] = dg.MetadataValue.text(fit.message)
+    return metadata
+
+
+def _backtest_metadata(context, outcome, rows: int) -> dict:
+    from retention_pipeline.predictions.backtest_plot import backtest_markdown
+
+    metadata = {
+        "dagster/row_count": dg.MetadataValue.int(rows),
+        "calibration_end": dg.MetadataValue.text(outcome.calibration_end.isoformat()),
+        "holdout_days": dg.MetadataValue.int(outcome.holdout_days),
+    }
+    if outcome.reason:
+        metadata["why_no_backtest"] = dg.MetadataValue.text(outcome.reason)
+        context.log.warning("no backtest for %s: %s", outcome.as_of, outcome.reason)
+        return metadata
+    overall = outcome.overall
+    metadata.update(
+        {
+            "actual_repeat_purchases": dg.MetadataValue.int(overall["actual_repeat_purchases"]),
+            "predicted_repeat_purchases": dg.MetadataValue.float(
+                round(overall["predicted_repeat_purchases"], 2)
+            ),
+            "calibration_log_likelihood": dg.MetadataValue.float(outcome.fit.log_likelihood),
+            "calibration_parameters": dg.MetadataValue.md(
+                _table(["parameter", "value"],
+                       ((k, f"{v:.6g}") for k, v in outcome.fit.params.items()))
+            ),
+            "by_calibration_frequency": dg.MetadataValue.md(
+                _table(
+                    ["repeat occasions", "customers", "actual", "predicted"],
+                    (
+                        (r["bucket"], r["customers"], r["actual_repeat_purchases"],
+                         f"{r['predicted_repeat_purchases']:.1f}")
+                        for r in outcome.rows
+                    ),
+                )
+            ),
+            "cumulative_repeat_purchases": dg.MetadataValue.md(backtest_markdown(outcome)),
+        }
+    )
+    if overall["relative_error"] is not None:
+        metadata["relative_error"] = dg.MetadataValue.float(round(overall["relative_error"], 4))
+    return metadata
+
+
+def _table(header: list[str], rows) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)

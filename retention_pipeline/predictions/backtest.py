@@ -1,0 +1,204 @@
+"""`marts.model_backtest`: how well BG/NBD predicts repeat purchases it has not seen.
+
+The history up to the calibration end (a setting, else the as-of date minus the holdout days) is
+the calibration period: BG/NBD is fitted on it exactly as for the predictions. The days after it,
+up to the as-of date, are the holdout: for the customers of the calibration period, the model's
+expected repeat purchases (occasions) in the holdout are set beside the actual ones, overall and
+by the number of repeat occasions in the calibration period (0 … 6, 7+), the classic
+conditional-expectation check of Fader, Hardie & Lee (2005). A cumulative curve over the
+holdout (predicted vs actual, by day) feeds the plot shown in the Dagster UI.
+
+Like the other prediction tables, the history is kept across as-of dates: a run replaces the
+rows of its own as-of date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+
+from retention_pipeline.settings import Settings
+
+from .bgnbd import bgnbd_expected_purchases, fit_bgnbd
+from .fitting import ModelFit
+from .histories import Patterns, create_summary, fetch_patterns, require_occasions
+from .tables import MODEL_BACKTEST, OCCASIONS, replace_as_of_rows, time_unit_label
+
+SUMMARY = "_backtest_summary"
+TOP_BUCKET = 7  # repeat occasions of 7 or more share one bucket ("7+")
+CURVE_POINTS = 24  # evaluation days of the predicted curve: smooth, and each costs a full pass
+
+
+@dataclass(frozen=True)
+class Curve:
+    """Cumulative repeat purchases over the holdout, by day after the calibration end."""
+
+    actual_days: np.ndarray  # days after the calibration end with their running actual total
+    actual_cumulative: np.ndarray
+    predicted_days: np.ndarray
+    predicted_cumulative: np.ndarray
+
+
+@dataclass(frozen=True)
+class BacktestOutcome:
+    as_of: dt.date
+    calibration_end: dt.date
+    unit_days: float
+    fit: ModelFit | None
+    reason: str = ""  # why there is no backtest; empty when there is one
+    rows: list[dict] = field(default_factory=list)
+    curve: Curve | None = None
+
+    @property
+    def holdout_days(self) -> int:
+        return (self.as_of - self.calibration_end).days
+
+    @property
+    def overall(self) -> dict | None:
+        return next((r for r in self.rows if r["breakdown"] == "overall"), None)
+
+
+def calibration_end(as_of: dt.date, settings: Settings) -> dt.date:
+    if settings.backtest_calibration_end is not None:
+        return settings.backtest_calibration_end
+    return as_of - dt.timedelta(days=settings.backtest_holdout_days)
+
+
+def run_backtest(
+    con: duckdb.DuckDBPyConnection, as_of: dt.date, settings: Settings
+) -> BacktestOutcome:
+    """Fit on the calibration period, compare with the holdout; nothing is written here."""
+    require_occasions(con)
+    end = calibration_end(as_of, settings)
+    unit = settings.prediction_time_unit_days
+    base = {"as_of": as_of, "calibration_end": end, "unit_days": unit}
+    if end >= as_of:
+        return BacktestOutcome(
+            **base, fit=None, reason=f"calibration end {end} is not before the as-of date {as_of}"
+        )
+    create_summary(con, SUMMARY, end, unit)
+    try:
+        patterns = fetch_patterns(con, SUMMARY)
+        fit = fit_bgnbd(
+            patterns.x,
+            patterns.t_x,
+            patterns.T,
+            weights=patterns.customers,
+            min_customers=settings.min_customers_to_fit,
+            min_repeat_customers=settings.min_repeat_customers_to_fit,
+        )
+        if not fit.ok:
+            reason = f"calibration fit up to {end} refused ({fit.status}): {fit.message}"
+            return BacktestOutcome(**base, fit=fit, reason=reason)
+        holdout = (as_of - end).days / unit
+        predicted = bgnbd_expected_purchases(
+            fit.params, holdout, patterns.x, patterns.t_x, patterns.T
+        )
+        actual = _actual_by_bucket(con, end, as_of)
+        rows = _rows(patterns, predicted, actual)
+        curve = _curve(con, fit, patterns, end, as_of, unit)
+    finally:
+        con.execute(f"drop table if exists {SUMMARY}")
+    return BacktestOutcome(**base, fit=fit, rows=rows, curve=curve)
+
+
+def write_backtest(con: duckdb.DuckDBPyConnection, outcome: BacktestOutcome) -> int:
+    """Replace the as-of date's rows of `marts.model_backtest` (none when refused)."""
+    unit = time_unit_label(outcome.unit_days)
+    rows = [
+        {
+            "as_of_date": outcome.as_of,
+            "calibration_end_date": outcome.calibration_end,
+            "holdout_days": outcome.holdout_days,
+            "time_unit": unit,
+            **row,
+        }
+        for row in outcome.rows
+    ]
+    return replace_as_of_rows(con, MODEL_BACKTEST, outcome.as_of, rows)
+
+
+def bucket_label(bucket: int) -> str:
+    return f"{TOP_BUCKET}+" if bucket >= TOP_BUCKET else str(bucket)
+
+
+def _actual_by_bucket(
+    con: duckdb.DuckDBPyConnection, end: dt.date, as_of: dt.date
+) -> dict[int, tuple[int, int]]:
+    """{bucket: (customers, holdout occasions)} for the customers of the calibration period.
+
+    Every holdout occasion of such a customer is a repeat purchase (their first is earlier).
+    """
+    rows = con.execute(
+        f"""
+        with holdout as (
+            select customer_id, count(*) as occasions
+            from {OCCASIONS}
+            where occasion_date > ? and occasion_date <= ?
+            group by customer_id
+        )
+        select least(s.x, {TOP_BUCKET}) as bucket, count(*), coalesce(sum(h.occasions), 0)
+        from {SUMMARY} as s
+        left join holdout as h on h.customer_id = s.customer_id
+        group by bucket
+        """,
+        [end, as_of],
+    ).fetchall()
+    return {int(b): (int(n), int(k)) for b, n, k in rows}
+
+
+def _rows(
+    patterns: Patterns, predicted: np.ndarray, actual: dict[int, tuple[int, int]]
+) -> list[dict]:
+    buckets = np.minimum(patterns.x, TOP_BUCKET).astype(int)
+    predicted_by_bucket = np.bincount(
+        buckets, weights=patterns.customers * predicted, minlength=TOP_BUCKET + 1
+    )
+    rows = [
+        _row("overall", "all", -1, patterns.n_customers,
+             sum(k for _, k in actual.values()), float(np.dot(patterns.customers, predicted)))
+    ]
+    for bucket in range(TOP_BUCKET + 1):
+        customers, occasions = actual.get(bucket, (0, 0))
+        if customers:
+            rows.append(_row("calibration_frequency", bucket_label(bucket), bucket, customers,
+                             occasions, float(predicted_by_bucket[bucket])))
+    return rows
+
+
+def _row(breakdown, bucket, order, customers, actual, predicted) -> dict:
+    error = predicted - actual
+    return {
+        "breakdown": breakdown,
+        "bucket": bucket,
+        "bucket_order": order,
+        "customers": int(customers),
+        "actual_repeat_purchases": int(actual),
+        "predicted_repeat_purchases": predicted,
+        "error": error,
+        "relative_error": error / actual if actual else None,
+    }
+
+
+def _curve(con, fit: ModelFit, patterns: Patterns, end, as_of, unit: float) -> Curve:
+    days = (as_of - end).days
+    daily = con.execute(
+        f"""
+        select date_diff('day', ?::date, o.occasion_date) as day, count(*) as occasions
+        from {OCCASIONS} as o
+        semi join {SUMMARY} as s on s.customer_id = o.customer_id
+        where o.occasion_date > ? and o.occasion_date <= ?
+        group by day order by day
+        """,
+        [end, end, as_of],
+    ).fetchnumpy()
+    actual_days = np.concatenate([[0], np.asarray(daily["day"], dtype=float)])
+    actual_cumulative = np.concatenate([[0], np.cumsum(np.asarray(daily["occasions"], float))])
+    grid = np.unique(np.linspace(0, days, min(days, CURVE_POINTS) + 1).round())
+    expected = bgnbd_expected_purchases(
+        fit.params, grid[:, None] / unit, patterns.x, patterns.t_x, patterns.T
+    )
+    return Curve(actual_days, actual_cumulative, grid, expected @ patterns.customers)
