@@ -65,14 +65,148 @@ class Settings(BaseSettings):
         description="Share of an entity's rows in a day's batch that may be quarantined before the "
         "run stops (no exports are written above it).",
     )
+    quality_max_rows: int = Field(
+        2_000_000,
+        gt=0,
+        description="Most rows one Great Expectations check pulls into pandas. A bigger day's batch "
+        "(e.g. a first full-history load) is checked on a key-hash sample of about this size.",
+    )
+
+    # --- activation: contact policy (docs/activation.md; the policy itself is in the seeds) ------
+    contact_policy_preset: str = Field(
+        "daily_use",
+        description="Preset of the contact-policy seeds (dbt_project/seeds/contact_policy_*.csv): "
+        "'daily_use', 'monthly_service', 'yearly_durable', or a preset added to the seeds.",
+    )
+    store_timezone: str | None = Field(
+        None,
+        description="IANA time zone for send times of recipients without a valid time zone. "
+        "None: the reporting time zone.",
+    )
+    control_share: float = Field(
+        0.10, ge=0, le=0.5, description="Share of each campaign's candidates held out as control "
+        "group (stable: md5 of customer and campaign); a seed row may override it per campaign.",
+    )
+    send_hour: int = Field(
+        10, ge=0, le=23, description="Local hour of the recipient at which sends are scheduled; a "
+        "seed row may override it per campaign; always clamped into the preset's allowed hours.",
+    )
+    # --- activation: campaign rules (SPEC §5; 'in the last N days' = the N days ending on as-of) -
+    thanks_after_days: int = Field(
+        1, ge=0, description="first_purchase_thanks: days after the first occasion (1 = yesterday)."
+    )
+    nudge_min_days: int = Field(
+        30, ge=1, description="second_purchase_nudge: earliest day after the only occasion."
+    )
+    nudge_max_days: int = Field(
+        37, ge=1, description="second_purchase_nudge: latest day after the only occasion."
+    )
+    replenishment_days_before_due: int = Field(
+        3, ge=0, description="replenishment: days before the due date the reminder may start."
+    )
+    replenishment_days_after_due: int = Field(
+        7, ge=0, description="replenishment: days after the due date the reminder may still go."
+    )
+    vip_lead_days: int = Field(
+        3, ge=1, description="vip_early_access: products launching within this many days after as-of."
+    )
+    vip_tiers: list[str] = Field(
+        ["Gold", "Platinum"], description="vip_early_access: member tiers that count as VIP."
+    )
+    vip_segments: list[str] = Field(
+        ["Champions", "Loyal Customers"], description="vip_early_access: RFM segments that count as VIP."
+    )
+    new_arrival_launch_days: int = Field(
+        7, ge=1, description="new_arrival: products launched in this many days before as-of."
+    )
+    new_arrival_lookback_days: int = Field(
+        365, ge=1, description="new_arrival: the customer bought in the category within this many days."
+    )
+    followup_after_days: int = Field(
+        1, ge=0, description="after_sales_followup: days after the complaint/return/ticket (1 = yesterday)."
+    )
+    win_back_min_days: int = Field(
+        60, ge=1, description="win_back: lapsed after at least this many days without an occasion..."
+    )
+    win_back_cycle_multiple: float = Field(
+        2.0, gt=0, description="...and at least this multiple of the customer's avg_days_between_occasions."
+    )
+    win_back_cooldown_days: int = Field(
+        90, ge=1, description="win_back: no second win-back (either variant) within this many days."
+    )
+    win_back_high_value_revenue: float = Field(
+        1000.0, ge=0, description="win_back: lifetime net revenue from which a lapsed customer gets "
+        "the win_back_high_value variant.",
+    )
+    surprise_reward_probability: float = Field(
+        0.05, ge=0, le=1, description="surprise_reward: daily draw probability (md5 of customer and date)."
+    )
+    surprise_reward_recent_days: int = Field(
+        90, ge=1, description="surprise_reward: the customer has an occasion in this many days."
+    )
+    surprise_reward_min_gap_days: int = Field(
+        30, ge=1, description="surprise_reward: at least this many days between two rewards."
+    )
+    surprise_reward_segments: list[str] = Field(
+        ["Champions", "Loyal Customers"], description="surprise_reward: RFM segments eligible."
+    )
+    # --- activation: outputs ------------------------------------------------------------------
+    lift_attribution_days: int = Field(
+        30, ge=1, description="campaign_lift: a repurchase counts within this many days after the trigger."
+    )
+    churner_risk_bands: list[str] = Field(
+        ["high"], description="segment_members: churn_risk bands exported as 'predicted_churners'."
+    )
+
+    # --- predictions (docs/predictions.md) ------------------------------------------------------
+    prediction_time_unit_days: float = Field(
+        7.0, gt=0, description="Time unit of the BG/NBD fit in days (7 = weeks, as in the published "
+        "CDNOW estimates; alpha in marts.model_fit is per this unit).",
+    )
+    min_customers_to_fit: int = Field(
+        50, ge=1, description="Fewer customers with an occasion than this: no model is fitted and "
+        "no predictions are written (the assets say why in their metadata).",
+    )
+    min_repeat_customers_to_fit: int = Field(
+        10, ge=1, description="Fewer repeat customers (2+ occasions; for Gamma-Gamma: with positive "
+        "spend) than this: that model is not fitted.",
+    )
+    clv_discount_rate_annual: float = Field(
+        0.10, gt=-1, description="Annual discount rate of predicted_clv_365d (applied monthly).",
+    )
+    churn_risk_horizon_days: int = Field(
+        365, ge=1, description="churn_risk is read from the probability of at least one occasion "
+        "within this many days after the as-of date.",
+    )
+    churn_risk_high_below: float = Field(
+        0.3, ge=0, le=1, description="churn_risk 'high' when that probability is below this.",
+    )
+    churn_risk_medium_below: float = Field(
+        0.6, ge=0, le=1, description="churn_risk 'medium' when it is below this (and not high); "
+        "else 'low'. Must be >= churn_risk_high_below.",
+    )
+    backtest_calibration_end: dt.date | None = Field(
+        None, description="Last day of the backtest's calibration period. None: the as-of date "
+        "minus backtest_holdout_days.",
+    )
+    backtest_holdout_days: int = Field(
+        273, ge=1, description="Length of the backtest holdout period ending on the as-of date "
+        "(273 days = 39 weeks), when backtest_calibration_end is not set.",
+    )
+    cycle_min_samples: int = Field(
+        30, ge=1, description="Least number of gaps between consecutive occasions with a category "
+        "for an observed replenishment cycle of that category.",
+    )
 
     # --- sample shop (used when no landing folder is given) ------------------------------------
     sample_customers: int = Field(5000, gt=0, description="Customers in the generated sample shop.")
     sample_seed: int = Field(42, description="Seed of the generated sample shop.")
 
-    @field_validator("reporting_tz")
+    @field_validator("reporting_tz", "store_timezone")
     @classmethod
-    def _known_time_zone(cls, value: str) -> str:
+    def _known_time_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:

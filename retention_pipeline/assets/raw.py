@@ -14,6 +14,8 @@ from retention_pipeline.settings import Settings
 from retention_pipeline.warehouse import connect
 
 ENTITIES = ("customers", "products", "orders", "order_items", "events")
+# Orders are checked against known customers, items against known orders: load those first.
+LOADED_AFTER = {"orders": ("customers",), "order_items": ("orders",), "events": ("customers",)}
 REQUIRED_ENTITIES = ("customers", "orders")
 QUARANTINE_CHECK = "quarantine_share_within_threshold"
 
@@ -33,6 +35,7 @@ def _raw_asset(entity: str, settings: Settings, partitions: dg.PartitionsDefinit
     @dg.asset(
         key=key,
         group_name="raw",
+        deps=[raw_key(upstream) for upstream in LOADED_AFTER.get(entity, ())],
         partitions_def=partitions,
         pool="duckdb_writer",
         backfill_policy=dg.BackfillPolicy.multi_run(1),

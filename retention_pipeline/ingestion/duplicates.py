@@ -1,0 +1,224 @@
+"""Exact and conflicting duplicates: which valid rows of a batch are new, repeated or contradictory.
+
+The batch is the chunk of new files read together (load.py; usually the day's files). Content =
+every typed column of the entity (not `_extra`: a shop that adds a column to its export does not
+turn its re-sent rows into conflicts). Key = the entity's id (schema.key). For each row that
+passed the row rules, in this order:
+
+1. identical (same key and content) to a row already in raw -> `duplicate` (not appended again);
+2. same key and same updated_at (both null counts as same) as a row in raw, different content
+   -> quarantined `conflicting_duplicate` (the version in raw stays);
+3. same key and updated_at as another row of the batch, different content -> every such row is
+   quarantined `conflicting_duplicate` (nothing says which one is right);
+4. a repeat of an identical earlier row of the batch -> `duplicate` (the first is kept);
+5. otherwise `loaded`. A later updated_at is a new version: appended (raw keeps every version).
+
+Events have no updated_at: same event_id with different content is always a conflict.
+order_items have no version stamp either: the lines of an order are replaced as a set by the next
+file that sends the order (stg_shop__order_items). So within a file, the same (order_id, line_id,
+or product_id when there is no line id) with different content conflicts; and a file's set of
+lines of an order that equals the set sent before (by the previous file of the batch, else the
+latest load in raw) is `duplicate`; otherwise the whole set is appended as the order's new lines.
+"""
+
+from __future__ import annotations
+
+from retention_pipeline.ingestion.readers import FILES_TABLE
+from retention_pipeline.ingestion.schema import EntitySchema, raw_table
+from retention_pipeline.ingestion.validate import CHECKED_TABLE
+
+CLASSIFIED_TABLE = "_ingest_classified"
+
+# One window pass finds both batch cases. Narrow rows are partitioned by (pending, key[, version])
+# and ordered by content hash, then position: a partition holds different contents when its first
+# and last hash differ (a conflict); a row whose predecessor has the same hash repeats it (a copy).
+# Rows that are not pending (quarantined, or settled against raw) sit in partitions of their own.
+# The hash is only compared within this run, never stored.
+_IN_BATCH = """
+            CASE WHEN _pending THEN first_value(_h) OVER whole <> last_value(_h) OVER whole
+                 ELSE false END AS _conflict,
+            CASE WHEN _pending THEN coalesce(lag(_h) OVER ordered = _h, false)
+                 ELSE false END AS _copy"""
+_WINDOWS = """
+            WINDOW ordered AS (PARTITION BY {partition} ORDER BY _h, _id),
+                   whole AS (ordered ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)"""
+_QUOTE = "''''"  # a SQL literal holding one single quote
+
+
+def classified_table_sql(schema: EntitySchema) -> str:
+    """CREATE the temp table of every checked row with `_outcome` and final `_reason`/`_detail`."""
+    if schema.replaced_per:
+        return _per_order_sql(schema)
+    return _versioned_sql(schema)
+
+
+def _key_columns(schema: EntitySchema, alias: str | None = None) -> list[str]:
+    prefix = f"{alias}." if alias else ""
+    return [f"{prefix}_k{i + 1}" for i in range(len(schema.key))]
+
+
+def _same(left: str, right: str, columns) -> str:
+    return " AND ".join(f'{left}."{c}" IS NOT DISTINCT FROM {right}."{c}"' for c in columns)
+
+
+def _content(alias: str, schema: EntitySchema) -> str:
+    return ", ".join(f'{alias}."{c}"' for c in schema.column_names)
+
+
+def _key_equals_raw(schema: EntitySchema, batch: str, raw: str) -> str:
+    pairs = zip(_key_columns(schema, batch), schema.key_sql(raw), strict=True)
+    return " AND ".join(f"{b} = {r}" for b, r in pairs)
+
+
+def _keys_match(schema: EntitySchema, left: str, right: str) -> str:
+    pairs = zip(_key_columns(schema, left), _key_columns(schema, right), strict=True)
+    return " AND ".join(f"{a} = {b}" for a, b in pairs)
+
+
+def _describe_key(schema: EntitySchema, alias: str) -> str:
+    """SQL text naming a row's id for a detail message, e.g. order_id 'O1'."""
+    return f"'{schema.column_names[0]} ' || {_QUOTE} || {alias}._k1 || {_QUOTE}"
+
+
+def _conflict_places(group_by: str) -> str:
+    """Where the conflicting rows of a group are, e.g. 'orders/d1.csv:3, orders/d2.csv:7'."""
+    return f"""
+        conflict_places AS (
+            SELECT {group_by},
+                   string_agg(f.source_file || ':' || w._row, ', ' ORDER BY w._id) AS _places
+            FROM windowed w JOIN {FILES_TABLE} f USING (_file)
+            WHERE w._conflict GROUP BY ALL
+        )"""
+
+
+def _versioned_sql(schema: EntitySchema) -> str:
+    keys = ", ".join(_key_columns(schema))
+    if schema.version:
+        version = f'"{schema.version}"'
+        same_version = f'v."{schema.version}" IS NOT DISTINCT FROM r."{schema.version}"'
+        stamp = f"the same {schema.version}"
+    else:
+        version, same_version, stamp = "NULL", "true", "no version stamp"
+    return f"""
+        CREATE OR REPLACE TEMP TABLE {CLASSIFIED_TABLE} AS
+        WITH raw_match AS (
+            SELECT v._id,
+                   bool_or({_same("v", "r", schema.column_names)}) AS _in_raw,
+                   bool_or({same_version}) AS _raw_same_version,
+                   min(CASE WHEN {same_version} THEN r._source_file
+                            || coalesce(':' || r._source_line, '') END) AS _raw_where
+            FROM {CHECKED_TABLE} v
+            JOIN {raw_table(schema.name)} r ON {_key_equals_raw(schema, "v", "r")}
+            WHERE v._reason IS NULL
+            GROUP BY v._id
+        ),
+        settled AS (
+            -- narrow rows: the window sorts only what it needs, the payload is joined back after
+            SELECT c._id, c._file, c._row, {keys}, {version} AS _version,
+                   hash({_content("c", schema)}) AS _h,
+                   coalesce(m._in_raw, false) AS _in_raw,
+                   coalesce(m._raw_same_version AND NOT m._in_raw, false) AS _conflicts_raw,
+                   m._raw_where,
+                   c._reason IS NULL
+                       AND NOT coalesce(m._in_raw OR m._raw_same_version, false) AS _pending
+            FROM {CHECKED_TABLE} c LEFT JOIN raw_match m USING (_id)
+        ),
+        windowed AS (
+            SELECT *, {_IN_BATCH}
+            FROM settled
+            {_WINDOWS.format(partition=f"_pending, {keys}, _version")}
+        ),
+        {_conflict_places(f"{keys}, _version")}
+        SELECT c.* EXCLUDE (_reason, _detail),
+            CASE
+                WHEN c._reason IS NOT NULL THEN 'quarantined'
+                WHEN w._in_raw THEN 'duplicate'
+                WHEN w._conflicts_raw OR w._conflict THEN 'quarantined'
+                WHEN w._copy THEN 'duplicate'
+                ELSE 'loaded'
+            END AS _outcome,
+            CASE
+                WHEN c._reason IS NOT NULL THEN c._reason
+                WHEN w._in_raw THEN NULL
+                WHEN w._conflicts_raw OR w._conflict THEN 'conflicting_duplicate'
+            END AS _reason,
+            CASE
+                WHEN c._reason IS NOT NULL THEN c._detail
+                WHEN w._in_raw THEN NULL
+                WHEN w._conflicts_raw THEN {_describe_key(schema, "w")}
+                    || ' differs from the version in raw with {stamp} (' || w._raw_where || ')'
+                WHEN w._conflict THEN {_describe_key(schema, "w")}
+                    || ' has different rows with {stamp} (' || x._places || ')'
+            END AS _detail
+        FROM {CHECKED_TABLE} c
+        JOIN windowed w USING (_id)
+        LEFT JOIN conflict_places x
+          ON {_keys_match(schema, "w", "x")} AND w._version IS NOT DISTINCT FROM x._version
+    """
+
+
+def _per_order_sql(schema: EntitySchema) -> str:
+    keys = ", ".join(_key_columns(schema))
+    group = f'"{schema.replaced_per}"'
+    return f"""
+        CREATE OR REPLACE TEMP TABLE {CLASSIFIED_TABLE} AS
+        WITH settled AS (
+            SELECT c._id, c._file, c._row, {keys}, c.{group}, hash({_content("c", schema)}) AS _h,
+                   c._reason IS NULL AS _pending
+            FROM {CHECKED_TABLE} c
+        ),
+        windowed AS (
+            SELECT *, {_IN_BATCH}
+            FROM settled
+            {_WINDOWS.format(partition=f"_pending, _file, {keys}")}
+        ),
+        file_sets AS (
+            -- each file's set of lines per order, as the sorted list of their content hashes
+            SELECT _file, {group}, list(_h ORDER BY _h) AS _set
+            FROM windowed WHERE _pending AND NOT _conflict AND NOT _copy
+            GROUP BY ALL
+        ),
+        raw_sets AS (
+            SELECT {group}, list(_h ORDER BY _h) AS _set
+            FROM (
+                SELECT r.{group}, hash({_content("r", schema)}) AS _h
+                FROM {raw_table(schema.name)} r
+                WHERE r.{group} IN (SELECT {group} FROM file_sets)
+                QUALIFY dense_rank() OVER (
+                    PARTITION BY r.{group} ORDER BY r._ingested_at DESC, r._source_file DESC) = 1
+            )
+            GROUP BY ALL
+        ),
+        unchanged AS (
+            SELECT _file, {group}
+            FROM (
+                SELECT s._file, s.{group}, s._set,
+                       coalesce(lag(s._set) OVER (PARTITION BY s.{group} ORDER BY s._file),
+                                r._set) AS _previous
+                FROM file_sets s LEFT JOIN raw_sets r USING ({group})
+            )
+            WHERE _set = _previous
+        ),
+        {_conflict_places(f"_file, {keys}")}
+        SELECT c.* EXCLUDE (_reason, _detail),
+            CASE
+                WHEN c._reason IS NOT NULL THEN 'quarantined'
+                WHEN w._conflict THEN 'quarantined'
+                WHEN w._copy THEN 'duplicate'
+                WHEN u._file IS NOT NULL THEN 'duplicate'
+                ELSE 'loaded'
+            END AS _outcome,
+            CASE
+                WHEN c._reason IS NOT NULL THEN c._reason
+                WHEN w._conflict THEN 'conflicting_duplicate'
+            END AS _reason,
+            CASE
+                WHEN c._reason IS NOT NULL THEN c._detail
+                WHEN w._conflict THEN '{schema.replaced_per} ' || {_QUOTE} || c.{group} || {_QUOTE}
+                    || ' has different rows for the same line (' || x._places || ')'
+            END AS _detail
+        FROM {CHECKED_TABLE} c
+        JOIN windowed w USING (_id)
+        LEFT JOIN unchanged u ON u._file = c._file AND u.{group} = c.{group}
+        LEFT JOIN conflict_places x ON x._file = w._file AND {_keys_match(schema, "w", "x")}
+    """

@@ -1,0 +1,362 @@
+"""Ingesting one entity for one batch date: new files -> raw.<entity>, quarantine, ingest_log.
+
+1. Skip each file that raw.ingest_log already has with the same size and mtime, or else with the
+   same SHA-256 (a daily run's cost follows the new files). Hashing also checks UTF-8.
+2. Read the new files, in order of relative path, in chunks of up to CHUNK_BYTES (so a first
+   load of years of daily drops is planned a few times, not once per file, and memory is
+   bounded): each file into one temp table of text (readers.py); then type and check every row
+   (validate.py) and find duplicates and conflicts against the chunk and raw (duplicates.py),
+   all in set-based SQL over the whole chunk.
+3. In one transaction per chunk, append the loaded rows, the quarantined rows and one
+   ingest_log row per file. A structural error in any file of a chunk writes nothing of it.
+
+The session time zone is pinned to UTC (timestamps without offset are UTC, and TIMESTAMPTZ text
+renders as UTC) and insertion order is preserved (line numbers), then both are restored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from retention_pipeline.ingestion.duplicates import CLASSIFIED_TABLE, classified_table_sql
+from retention_pipeline.ingestion.fingerprint import fingerprint
+from retention_pipeline.ingestion.landing import Landing, LandingFile, discover_landing, file_stat
+from retention_pipeline.ingestion.readers import (
+    FILES_TABLE,
+    LANDED_TABLE,
+    create_files_table,
+    create_landed_table,
+    drop_temp_tables,
+    raw_row_sql,
+    read_into_landed,
+)
+from retention_pipeline.ingestion.schema import (
+    ENTITIES,
+    EVENT_TYPES,
+    INGEST_LOG_DDL,
+    INGEST_LOG_TABLE,
+    ORDER_STATUSES,
+    QUARANTINE_DDL,
+    QUARANTINE_TABLE,
+    RAW_SCHEMA,
+    EntitySchema,
+    raw_table,
+    raw_table_ddl,
+    schema_for,
+)
+from retention_pipeline.ingestion.stats import KEPT_ANOMALIES, FileStats, IngestStats
+from retention_pipeline.ingestion.validate import CHECKED_TABLE, checked_table_sql, future_cutoff
+
+CHUNK_BYTES = 256 << 20  # files read and checked together, up to this size (one file at least)
+OUTCOMES = ("loaded", "quarantined", "duplicate")
+
+
+@dataclass(frozen=True)
+class _NewFile:
+    file: LandingFile
+    size: int
+    mtime: dt.datetime
+    sha256: str
+
+
+def ingest_entity(
+    con: duckdb.DuckDBPyConnection,
+    landing: Landing | Path | str,
+    entity: str,
+    batch_date: dt.date,
+    *,
+    now: dt.datetime | None = None,
+) -> IngestStats:
+    """Load the entity's new landing files for `batch_date`; the raw tables exist afterwards.
+
+    `now` (naive UTC) is the reference for `future_timestamp` during backfills; tests pin it.
+    Raises LandingError (structural problem, naming the file; nothing of its chunk is written)
+    or ValueError (unknown entity).
+    """
+    schema = schema_for(entity)
+    if not isinstance(landing, Landing):
+        landing = discover_landing(landing)
+    cutoff = future_cutoff(batch_date, now or _utc_now())
+    with _ingest_session(con):
+        ensure_raw_tables(con)
+        skipped, new = _sort_out(con, landing.files_of(entity))
+        read: list[FileStats] = []
+        for chunk in _chunks(new):
+            read += _ingest_chunk(con, chunk, schema, batch_date, cutoff)
+        by_file = {f.source_file: f for f in [*skipped, *read]}
+        files = tuple(by_file[f.relative] for f in landing.files_of(entity))
+        return batch_stats(con, entity, batch_date, files)
+
+
+def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Every raw table, empty if need be, so that dbt sources exist for a shop without events."""
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
+    for entity in ENTITIES:
+        con.execute(raw_table_ddl(entity))
+    con.execute(QUARANTINE_DDL)
+    con.execute(INGEST_LOG_DDL)
+
+
+def batch_stats(
+    con: duckdb.DuckDBPyConnection,
+    entity: str,
+    batch_date: dt.date,
+    files: tuple[FileStats, ...] = (),
+) -> IngestStats:
+    """The batch's totals from raw.ingest_log: the latest read of each file for this date."""
+    rows = con.execute(
+        f"""
+        SELECT rows_read, rows_loaded, rows_quarantined, rows_duplicate,
+               CAST(quarantine_reasons AS VARCHAR), CAST(kept_anomalies AS VARCHAR)
+        FROM {INGEST_LOG_TABLE}
+        WHERE entity = ? AND batch_date = ?
+        QUALIFY row_number() OVER (PARTITION BY source_file ORDER BY ingested_at DESC) = 1
+        """,
+        [entity, batch_date],
+    ).fetchall()
+    reasons: Counter[str] = Counter()
+    anomalies: Counter[str] = Counter({name: 0 for name in KEPT_ANOMALIES.get(entity, ())})
+    for row in rows:
+        reasons.update(json.loads(row[4] or "{}"))
+        anomalies.update(json.loads(row[5] or "{}"))
+    return IngestStats(
+        entity=entity,
+        batch_date=batch_date,
+        files=files,
+        rows_read=sum(r[0] for r in rows),
+        rows_loaded=sum(r[1] for r in rows),
+        rows_quarantined=sum(r[2] for r in rows),
+        rows_duplicate=sum(r[3] for r in rows),
+        quarantine_reasons=dict(reasons),
+        kept_anomalies=dict(anomalies),
+    )
+
+
+@contextmanager
+def _ingest_session(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    saved = con.execute(
+        "SELECT current_setting('TimeZone'), current_setting('preserve_insertion_order')"
+    ).fetchone()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET preserve_insertion_order = true")
+    try:
+        yield
+    finally:
+        time_zone = str(saved[0]).replace("'", "''")
+        con.execute(f"SET TimeZone = '{time_zone}'")
+        con.execute(f"SET preserve_insertion_order = {str(saved[1]).lower()}")
+
+
+# --- which files are new -------------------------------------------------------------------------
+
+
+def _sort_out(con, files: tuple[LandingFile, ...]) -> tuple[list[FileStats], list[_NewFile]]:
+    """Files already ingested (skipped) and new or changed files (with their hash)."""
+    if not files:
+        return [], []
+    latest: dict[str, tuple[int, dt.datetime]] = {}
+    hashes: set[tuple[str, str]] = set()
+    for source_file, size, mtime, sha256, is_latest in con.execute(
+        f"""SELECT source_file, file_size, file_mtime, content_sha256,
+                   row_number() OVER (PARTITION BY source_file ORDER BY ingested_at DESC) = 1
+            FROM {INGEST_LOG_TABLE} WHERE entity = ?""",
+        [files[0].entity],
+    ).fetchall():
+        hashes.add((source_file, sha256))
+        if is_latest:
+            latest[source_file] = (size, mtime)
+    skipped, new = [], []
+    for file in files:
+        size, mtime = file_stat(file.path)
+        # Same size and modification time as the last read: unchanged without reading it (the
+        # rsync heuristic). Anything else is hashed, and skipped only if that content was read.
+        if latest.get(file.relative) == (size, mtime):
+            skipped.append(FileStats(file.relative, file.format, True, "unchanged"))
+            continue
+        sha256 = fingerprint(file.path, file.relative, check_utf8=file.format != "parquet")
+        if (file.relative, sha256) in hashes:
+            skipped.append(FileStats(file.relative, file.format, True, "same_content"))
+            continue
+        new.append(_NewFile(file, size, mtime, sha256))
+    return skipped, new
+
+
+def _chunks(files: list[_NewFile]) -> Iterator[list[_NewFile]]:
+    chunk: list[_NewFile] = []
+    for new in files:
+        if chunk and sum(f.size for f in chunk) + new.size > CHUNK_BYTES:
+            yield chunk
+            chunk = []
+        chunk.append(new)
+    if chunk:
+        yield chunk
+
+
+# --- one chunk -----------------------------------------------------------------------------------
+
+
+def _ingest_chunk(
+    con, chunk: list[_NewFile], schema: EntitySchema, batch_date: dt.date, cutoff: dt.datetime
+) -> list[FileStats]:
+    try:
+        create_landed_table(con, schema)
+        present = [read_into_landed(con, f.file, i, schema) for i, f in enumerate(chunk)]
+        first = _next_ingested_at(con)
+        # Strictly increasing per file: staging orders versions by _ingested_at, then file.
+        create_files_table(
+            con,
+            [
+                (
+                    i,
+                    f.file.relative,
+                    f.file.format != "parquet",
+                    present[i],
+                    first + dt.timedelta(microseconds=i),
+                )
+                for i, f in enumerate(chunk)
+            ],
+        )
+        con.execute(checked_table_sql(schema, cutoff))
+        con.execute(classified_table_sql(schema))
+        stats = _chunk_stats(con, chunk, schema)
+        _write(con, chunk, schema, stats, batch_date)
+        return stats
+    finally:
+        drop_temp_tables(con)
+        for table in (CHECKED_TABLE, CLASSIFIED_TABLE):
+            con.execute(f"DROP TABLE IF EXISTS temp.{table}")
+
+
+def _chunk_stats(con, chunk: list[_NewFile], schema: EntitySchema) -> list[FileStats]:
+    read = dict(con.execute(f"SELECT _file, count(*) FROM {LANDED_TABLE} GROUP BY ALL").fetchall())
+    outcomes = {i: dict.fromkeys(OUTCOMES, 0) for i in range(len(chunk))}
+    reasons: dict[int, dict[str, int]] = {i: {} for i in range(len(chunk))}
+    for index, outcome, reason, count in con.execute(
+        f"SELECT _file, _outcome, _reason, count(*) FROM {CLASSIFIED_TABLE} GROUP BY ALL"
+    ).fetchall():
+        outcomes[index][outcome] += count
+        if outcome == "quarantined":
+            reasons[index][reason] = reasons[index].get(reason, 0) + count
+    anomalies = _kept_anomalies(con, schema, len(chunk))
+    return [
+        FileStats(
+            source_file=f.file.relative,
+            file_format=f.file.format,
+            rows_read=read.get(i, 0),
+            rows_loaded=outcomes[i]["loaded"],
+            rows_quarantined=outcomes[i]["quarantined"],
+            rows_duplicate=outcomes[i]["duplicate"],
+            quarantine_reasons=reasons[i],
+            kept_anomalies=anomalies[i],
+            content_sha256=f.sha256,
+        )
+        for i, f in enumerate(chunk)
+    ]
+
+
+def _kept_anomalies(con, schema: EntitySchema, files: int) -> dict[int, dict[str, int]]:
+    """Per file, counts of loaded rows that are kept although unusual (see validate.py)."""
+    names = KEPT_ANOMALIES.get(schema.name, ())
+    counts = {i: dict.fromkeys(names, 0) for i in range(files)}
+    if not names:
+        return counts
+    conditions = {
+        "orders_unknown_customer": "c.customer_id IS NOT NULL AND k.customer_id IS NULL",
+        "orders_unknown_status": f"c.status IS NOT NULL AND c.status NOT IN {_sql_list(ORDER_STATUSES)}",
+        "events_unknown_type": f"lower(trim(c.event_type)) NOT IN {_sql_list(EVENT_TYPES)}",
+    }
+    known_customers = (
+        f"LEFT JOIN (SELECT DISTINCT customer_id FROM {raw_table('customers')}) k "
+        "ON k.customer_id = c.customer_id"
+        if "orders_unknown_customer" in names
+        else ""
+    )
+    filters = ", ".join(f"count(*) FILTER (WHERE {conditions[n]})" for n in names)
+    for index, *values in con.execute(
+        f"""SELECT c._file, {filters} FROM {CLASSIFIED_TABLE} c {known_customers}
+            WHERE c._outcome = 'loaded' GROUP BY ALL"""
+    ).fetchall():
+        counts[index] = dict(zip(names, values, strict=True))
+    return counts
+
+
+def _write(
+    con, chunk: list[_NewFile], schema: EntitySchema, stats: list[FileStats], batch_date: dt.date
+) -> None:
+    columns = ", ".join(f'c."{name}"' for name in schema.column_names)
+    con.begin()
+    try:
+        con.execute(
+            f"""INSERT INTO {raw_table(schema.name)} BY NAME
+                SELECT {columns}, f.source_file AS _source_file,
+                       CASE WHEN f.has_lines THEN c._row END AS _source_line,
+                       CAST(? AS DATE) AS _batch_date, f.ingested_at AS _ingested_at, c._extra
+                FROM {CLASSIFIED_TABLE} c JOIN {FILES_TABLE} f USING (_file)
+                WHERE c._outcome = 'loaded' ORDER BY c._id""",
+            [batch_date],
+        )
+        con.execute(
+            f"""INSERT INTO {QUARANTINE_TABLE} BY NAME
+                SELECT CAST(? AS VARCHAR) AS entity, f.source_file, c._row AS source_line,
+                       c._reason AS reason, c._detail AS detail,
+                       {raw_row_sql(schema, "l", "f")} AS raw_row,
+                       CAST(? AS DATE) AS _batch_date, f.ingested_at AS _ingested_at
+                FROM {CLASSIFIED_TABLE} c
+                JOIN {FILES_TABLE} f USING (_file)
+                JOIN (SELECT rowid AS _id, * FROM {LANDED_TABLE}) l ON l._id = c._id
+                WHERE c._outcome = 'quarantined' ORDER BY c._id""",
+            [schema.name, batch_date],
+        )
+        con.executemany(
+            f"""INSERT INTO {INGEST_LOG_TABLE}
+                SELECT ?, ?, ?, ingested_at, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS JSON),
+                       CAST(? AS JSON)
+                FROM {FILES_TABLE} WHERE _file = ?""",
+            [
+                [
+                    schema.name,
+                    f.file.relative,
+                    batch_date,
+                    f.file.format,
+                    f.size,
+                    f.mtime,
+                    s.content_sha256,
+                    s.rows_read,
+                    s.rows_loaded,
+                    s.rows_quarantined,
+                    s.rows_duplicate,
+                    json.dumps(s.quarantine_reasons, sort_keys=True),
+                    json.dumps(s.kept_anomalies, sort_keys=True),
+                    i,
+                ]
+                for i, (f, s) in enumerate(zip(chunk, stats, strict=True))
+            ],
+        )
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+
+
+def _next_ingested_at(con) -> dt.datetime:
+    now = _utc_now()
+    last = con.execute(f"SELECT max(ingested_at) FROM {INGEST_LOG_TABLE}").fetchone()[0]
+    if last is not None and now <= last:
+        return last + dt.timedelta(microseconds=1)
+    return now
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _sql_list(values: tuple[str, ...]) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"

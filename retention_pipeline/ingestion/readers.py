@@ -1,0 +1,318 @@
+"""Reading landing files into one DuckDB temp table of text values, in file order.
+
+Every file of a chunk (load.py) is appended to `_ingest_landed`, whatever its format:
+
+    _file       INTEGER  the file's index in the chunk (`_ingest_files` names it)
+    _row        BIGINT   1-based position in the file
+    _is_object  BOOLEAN  false: not a record at all (a JSON Lines line that is not an object)
+    v__<column> VARCHAR  the text of each known column, null when the file lacks the column
+    _extra      JSON     the unknown columns as a JSON object, null when there are none
+    _raw_line   VARCHAR  JSON Lines: the line as sent (CSV / Parquet rows are rebuilt from the
+                         columns above when they are quarantined)
+
+Typing and validation happen afterwards, once for the whole chunk, in SQL (validate.py).
+
+Positions come from rowid: `CREATE TABLE AS SELECT` from a file keeps the file's order (DuckDB's
+preserve_insertion_order, which load.py pins on), so rowid + 1 is the record number. For CSV that
+is the data record (1 = the first row after the header; blank lines are not records, and a quoted
+value spanning lines is one record); for JSON Lines the physical line; for Parquet the row index.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import duckdb
+
+from retention_pipeline.ingestion.errors import LandingError
+from retention_pipeline.ingestion.landing import LandingFile
+from retention_pipeline.ingestion.schema import EntitySchema
+
+LANDED_TABLE = "_ingest_landed"
+FILES_TABLE = "_ingest_files"
+_SCAN_TABLE = "_ingest_scan"
+TEMP_TABLES = (LANDED_TABLE, FILES_TABLE, _SCAN_TABLE)
+
+# A single header cell holding one of these means the file is not comma-separated.
+FOREIGN_DELIMITERS = {";": ";", "\t": "tab", "|": "|"}
+MAX_JSONL_LINE_BYTES = 64 << 20
+_NESTED_TYPE = re.compile(r"^(STRUCT|MAP|UNION)\(|\[\d*\]$")
+
+
+def create_landed_table(con: duckdb.DuckDBPyConnection, schema: EntitySchema) -> None:
+    texts = ", ".join(f'"v__{name}" VARCHAR' for name in schema.column_names)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {LANDED_TABLE} (
+            _file INTEGER, _row BIGINT, _is_object BOOLEAN, {texts}, _extra JSON, _raw_line VARCHAR
+        )""")
+
+
+def read_into_landed(
+    con: duckdb.DuckDBPyConnection, file: LandingFile, index: int, schema: EntitySchema
+) -> list[str]:
+    """Append the file's rows to `_ingest_landed` as file number `index`; LandingError if the
+    file cannot be read as a whole. Returns the known columns the file has."""
+    readers = {"csv": _read_csv, "jsonl": _read_jsonl, "parquet": _read_parquet}
+    try:
+        return readers[file.format](con, file, index, schema)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS temp.{_SCAN_TABLE}")
+
+
+def create_files_table(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> None:
+    """`_ingest_files`: (_file, source_file, has_lines, present columns, ingested_at) per file."""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {FILES_TABLE} (
+            _file INTEGER, source_file VARCHAR, has_lines BOOLEAN, present VARCHAR[],
+            ingested_at TIMESTAMP
+        )""")
+    con.executemany(f"INSERT INTO {FILES_TABLE} VALUES (?, ?, ?, ?, ?)", rows)
+
+
+def raw_row_sql(schema: EntitySchema, landed: str, files: str) -> str:
+    """The row as sent, as JSON: a JSON Lines line as it is; a CSV / Parquet row as an object of
+    the columns the file has (known ones under their contract names) and its unknown columns."""
+    entries = ", ".join(
+        f'struct_pack(k := {_literal(n)}, v := {landed}."v__{n}")' for n in schema.column_names
+    )
+    known = f"""to_json(map_from_entries(list_filter([{entries}],
+        lambda e: list_contains({files}.present, e.k))))"""
+    return f"""CASE
+        WHEN {landed}._raw_line IS NULL
+            THEN json_merge_patch({known}, coalesce({landed}._extra, '{{}}'))
+        WHEN json_valid({landed}._raw_line) THEN json({landed}._raw_line)
+        ELSE to_json({landed}._raw_line) END"""
+
+
+def drop_temp_tables(con: duckdb.DuckDBPyConnection) -> None:
+    for table in TEMP_TABLES:
+        con.execute(f"DROP TABLE IF EXISTS temp.{table}")
+
+
+# --- CSV -----------------------------------------------------------------------------------------
+
+
+def _read_csv(con, file: LandingFile, index: int, schema: EntitySchema) -> list[str]:
+    names = _column_names(_csv_header(file))
+    mapping = _map_columns(names, schema, file)
+    columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(names)))
+    try:
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE {_SCAN_TABLE} AS
+            SELECT * FROM read_csv({_literal(file.path)},
+                header = true, auto_detect = false, columns = {{{columns}}},
+                delim = ',', quote = '"', escape = '"', strict_mode = true, null_padding = false)
+        """)
+    except duckdb.Error as exc:
+        raise _csv_error(exc, file) from None
+    _append_columns(con, index, schema, names, mapping)
+    return list(mapping)
+
+
+def _csv_header(file: LandingFile) -> list[str]:
+    # utf-8-sig: a byte order mark before the header is tolerated (DuckDB skips it too).
+    with open(file.path, encoding="utf-8-sig", newline="") as handle:
+        try:
+            header = next(csv.reader(handle))
+        except StopIteration:
+            header = []
+        except csv.Error as exc:
+            raise LandingError(
+                f"unreadable CSV header: {exc}", file=file.relative, line=1
+            ) from None
+    if not any(cell.strip() for cell in header):
+        raise LandingError(
+            "empty file: no header row (a file with a header and no rows is fine)",
+            file=file.relative,
+            line=1,
+        )
+    if len(header) == 1:
+        for delimiter, label in FOREIGN_DELIMITERS.items():
+            if delimiter in header[0]:
+                raise LandingError(
+                    f"file looks {label}-delimited; expected comma (header: {header[0][:200]!r})",
+                    file=file.relative,
+                    line=1,
+                )
+    return header
+
+
+def _csv_error(exc: duckdb.Error, file: LandingFile) -> LandingError:
+    # DuckDB's message: "CSV Error on Line: N", "Original Line: ...", the problem, then its reader
+    # options and "possible fixes", which are about DuckDB, not about the file.
+    message = str(exc)
+    line = re.search(r"CSV Error on Line: (\d+)", message)
+    original = re.search(r"Original Line: ([^\n]*)", message)
+    body = message.split("Possible ")[0].split("\n\n  file =")[0]
+    problem = [
+        part.strip()
+        for part in body.splitlines()[1:]
+        if part.strip() and not part.startswith("Original Line:")
+    ]
+    text = "; ".join(problem) or _first_line(exc)
+    where = f" at line {line.group(1)}" if line else ""
+    quoted = f" (line reads: {original.group(1)[:200]!r})" if original else ""
+    return LandingError(
+        f"malformed CSV{where}: {text}{quoted}",
+        file=file.relative,
+        line=int(line.group(1)) if line else None,
+    )
+
+
+# --- JSON Lines ----------------------------------------------------------------------------------
+
+
+def _read_jsonl(con, file: LandingFile, index: int, schema: EntitySchema) -> list[str]:
+    # Each physical line is one record: read lines verbatim (no quoting, a delimiter that valid
+    # JSON text never contains), so that a broken line is quarantined instead of failing the file.
+    try:
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE {_SCAN_TABLE} AS
+            SELECT line FROM read_csv({_literal(file.path)},
+                header = false, auto_detect = false, columns = {{'line': 'VARCHAR'}},
+                delim = '\\0', quote = '', escape = '', max_line_size = {MAX_JSONL_LINE_BYTES})
+        """)
+    except duckdb.Error as exc:
+        raise LandingError(
+            f"unreadable JSON Lines file: {_first_line(exc)}", file=file.relative
+        ) from None
+    names = schema.column_names
+    paths = ", ".join(_json_path(name) for name in names)
+    values = ", ".join(f"_values[{i + 1}]" for i in range(len(names)))
+    # RFC 7396 merge patch: a null in the patch removes that key, leaving the unknown ones.
+    known_as_null = _literal("{" + ", ".join(f'"{n}": null' for n in names) + "}")
+    con.execute(f"""
+        INSERT INTO {LANDED_TABLE}
+        SELECT {index}, _row, _is_object, {values},
+               CASE WHEN _is_object THEN CAST(nullif(CAST(
+                   json_merge_patch(line, {known_as_null}) AS VARCHAR), '{{}}') AS JSON) END,
+               line
+        FROM (
+            SELECT *, CASE WHEN _is_object THEN json_extract_string(line, [{paths}]) END AS _values
+            FROM (
+                SELECT rowid + 1 AS _row, line,
+                       CASE WHEN json_valid(line) THEN json_type(line) = 'OBJECT' ELSE false END
+                           AS _is_object
+                FROM {_SCAN_TABLE}
+                WHERE line IS NOT NULL AND trim(line) <> ''
+            )
+        )
+    """)
+    _check_jsonl_keys(con, file, index, schema)
+    return list(names)
+
+
+def _check_jsonl_keys(con, file: LandingFile, index: int, schema: EntitySchema) -> None:
+    """A required key that no record of the file has is a missing column (a structural problem)."""
+    required = schema.required_columns
+    counts = ", ".join(
+        f"sum(CASE WHEN _is_object THEN json_exists(_raw_line, {_json_path(n)})::INT END)"
+        for n in required
+    )
+    row = con.execute(
+        f"SELECT count(*) FILTER (WHERE _is_object), {counts} FROM {LANDED_TABLE} "
+        f"WHERE _file = {index}"
+    ).fetchone()
+    objects, present = row[0], row[1:]
+    if not objects:
+        return
+    for name, count in zip(required, present, strict=True):
+        if not count:
+            raise LandingError(
+                f"missing required column {name!r}: no record of the file has the key",
+                file=file.relative,
+                column=name,
+            )
+
+
+# --- Parquet -------------------------------------------------------------------------------------
+
+
+def _read_parquet(con, file: LandingFile, index: int, schema: EntitySchema) -> list[str]:
+    source = f"read_parquet({_literal(file.path)})"
+    try:
+        described = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+        names = [row[0] for row in described]
+        mapping = _map_columns(names, schema, file)
+        casts = ", ".join(
+            f"{_as_text(_ident(name), sql_type)} AS c{i}"
+            for i, (name, sql_type, *_) in enumerate(described)
+        )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {_SCAN_TABLE} AS SELECT {casts} FROM {source}")
+    except duckdb.Error as exc:
+        raise LandingError(
+            f"unreadable Parquet file: {_first_line(exc)}", file=file.relative
+        ) from None
+    _append_columns(con, index, schema, names, mapping)
+    return list(mapping)
+
+
+def _as_text(column: str, sql_type: str) -> str:
+    # Nested values become JSON text (a cast would give DuckDB's own struct literal syntax).
+    # TIMESTAMPTZ renders in the session time zone, pinned to UTC by load.py.
+    if _NESTED_TYPE.search(sql_type):
+        return f"CAST(to_json({column}) AS VARCHAR)"
+    return f"CAST({column} AS VARCHAR)"
+
+
+# --- shared --------------------------------------------------------------------------------------
+
+
+def _append_columns(con, index: int, schema: EntitySchema, names, mapping) -> None:
+    """Scan table of positional text columns c0.. -> rows of `_ingest_landed`."""
+    values = ", ".join(f"s.c{mapping[n]}" if n in mapping else "NULL" for n in schema.column_names)
+    extras = [(name, f"s.c{i}") for i, name in enumerate(names) if i not in mapping.values()]
+    con.execute(f"""
+        INSERT INTO {LANDED_TABLE}
+        SELECT {index}, s.rowid + 1, true, {values}, {_text_object(extras)}, NULL
+        FROM {_SCAN_TABLE} s
+    """)
+
+
+def _column_names(header: list[str]) -> list[str]:
+    # A header cell left empty (a trailing comma) still names a column, for `_extra`.
+    return [cell.strip() or f"column_{i + 1}" for i, cell in enumerate(header)]
+
+
+def _map_columns(names: list[str], schema: EntitySchema, file: LandingFile) -> dict[str, int]:
+    """Known column -> position in the file; names match case-insensitively, trimmed."""
+    positions: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name.strip().lower() in positions:
+            raise LandingError(f"duplicate column {name!r}", file=file.relative, column=name)
+        positions[name.strip().lower()] = i
+    for required in schema.required_columns:
+        if required not in positions:
+            raise LandingError(
+                f"missing required column {required!r} (columns found: {', '.join(names)})",
+                file=file.relative,
+                column=required,
+            )
+    return {name: positions[name] for name in schema.column_names if name in positions}
+
+
+def _text_object(pairs: list[tuple[str, str]]) -> str:
+    """A JSON object of the non-empty text values, or NULL when there are none."""
+    if not pairs:
+        return "CAST(NULL AS JSON)"
+    entries = ", ".join(f"struct_pack(k := {_literal(name)}, v := {expr})" for name, expr in pairs)
+    return f"""CAST(nullif(CAST(to_json(map_from_entries(list_filter([{entries}],
+        lambda e: e.v IS NOT NULL AND e.v <> ''))) AS VARCHAR), '{{}}') AS JSON)"""
+
+
+def _first_line(exc: duckdb.Error) -> str:
+    return re.sub(r"^.*?Error: ", "", str(exc).strip().splitlines()[0], count=1)
+
+
+def _literal(value: str | Path) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _json_path(key: str) -> str:
+    return _literal('$."' + key + '"')
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

@@ -1,0 +1,278 @@
+"""Row rules: typing the landed text and naming what is wrong with a row, in one SQL pass.
+
+A row that breaks a rule goes to `raw.quarantine` with the code of the first rule it breaks (in
+the order of REASONS) and a detail naming the column and the value. Reason codes:
+
+- `malformed_row`: a JSON Lines line that is not a JSON object.
+- `missing_key`: an id or another required value is empty (SPEC §1 required columns; an order's
+  customer_id may be empty: a guest order).
+- `bad_timestamp`: not an ISO 8601 timestamp (YYYY-MM-DD[Thh:mm[:ss[.f]]][Z|±hh[:mm]|zone name]).
+- `bad_date`: birthday is not an ISO 8601 date.
+- `bad_boolean`: an accepts_* consent that is not one of true/false, t/f, yes/no, y/n, 1/0.
+- `bad_number`: an amount, price or quantity that is not a plain decimal number (a quantity must
+  be whole); thousands separators, hex and `inf`/`nan` are rejected.
+- `bad_json`: events.properties is not a JSON object.
+- `negative_amount`: total/discount/refunded amount, price or unit price below zero.
+- `negative_quantity`: an order line quantity below zero.
+- `absurd_value`: an amount or price above AMOUNT_LIMIT, a quantity above QUANTITY_LIMIT, an
+  ordered_at / occurred_at before EARLIEST_TIMESTAMP (1990: an epoch default or a parse error).
+- `future_timestamp`: ordered_at / occurred_at more than a day after the end of the batch date
+  (the run's as-of), or after now + 1 day in a backfill (see `future_cutoff`).
+- `conflicting_duplicate`: same id, different content and no later updated_at to order them,
+  within the batch (the files read together) or against raw (set in duplicates.py).
+
+Kept and counted, never quarantined: orders of customers not in raw.customers
+(`orders_unknown_customer`), order statuses outside SPEC §1 (`orders_unknown_status`; a missing
+status stays null, staging reads it as completed) and unknown event types (`events_unknown_type`).
+An unknown status is kept rather than quarantined because SPEC §1 keeps unknown event types the
+same way and a shop-specific status (e.g. `on_hold`) is not wrong data; the count shows it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from retention_pipeline.ingestion.readers import LANDED_TABLE
+from retention_pipeline.ingestion.schema import (
+    AMOUNT_LIMIT,
+    EARLIEST_TIMESTAMP,
+    FALSE_WORDS,
+    FUTURE_TOLERANCE,
+    QUANTITY_LIMIT,
+    TRUE_WORDS,
+    Column,
+    EntitySchema,
+)
+
+REASONS: dict[str, str] = {
+    "malformed_row": "a JSON Lines line that is not a JSON object",
+    "missing_key": "an id or a required value is empty",
+    "bad_timestamp": "a timestamp that is not ISO 8601",
+    "bad_date": "a date that is not ISO 8601 (YYYY-MM-DD)",
+    "bad_boolean": "a consent flag that is not a boolean",
+    "bad_number": "an amount, price or quantity that is not a number (quantity: a whole number)",
+    "bad_json": "events.properties that is not a JSON object",
+    "negative_amount": "an amount or price below zero",
+    "negative_quantity": "a quantity below zero",
+    "absurd_value": f"an amount above {AMOUNT_LIMIT:,}, a quantity above {QUANTITY_LIMIT:,}, "
+    f"or an order / event time before {EARLIEST_TIMESTAMP:%Y-%m-%d}",
+    "future_timestamp": "ordered_at / occurred_at after the run's cutoff (as-of end + 1 day)",
+    "conflicting_duplicate": "same id, different content, no later updated_at to order them",
+}
+
+CHECKED_TABLE = "_ingest_checked"
+
+_ISO_DATE_START = r"^\d{4}-\d{2}-\d{2}"
+_ISO_DATE = r"^\d{4}-\d{1,2}-\d{1,2}"
+
+
+def future_cutoff(batch_date: dt.date, now: dt.datetime) -> dt.datetime:
+    """The latest ordered_at / occurred_at accepted: one day after the end of the batch day.
+
+    A backfill loads today's files while running for an old day; rows after that old day are
+    real, and staging ignores them for that day. Quarantining them would lose them for good (the
+    file is then skipped as already ingested), so the reference end is never earlier than now.
+    """
+    batch_end = dt.datetime.combine(batch_date + dt.timedelta(days=1), dt.time())
+    return max(batch_end, now) + FUTURE_TOLERANCE
+
+
+def checked_table_sql(schema: EntitySchema, cutoff: dt.datetime) -> str:
+    """CREATE the temp table of the chunk's typed rows (from `_ingest_landed`) with `_id` (row id
+    in the chunk), `_file`, `_row`, `_k1..` (the key), `_reason` and `_detail`.
+
+    Layered so that each value is trimmed, cast and parsed once: the rule chain then only compares
+    prepared columns, and the detail text is built for failing rows only.
+    """
+    cols = schema.columns
+    cleaned = _lines(f"{_trimmed(_v(c))} AS {_s(c)}" for c in cols)
+    # Numbers as doubles (range checks) and JSON minified (json() parses once; equal objects
+    # then compare equal as text), each computed once.
+    decoded = _lines(
+        [f"TRY_CAST({_s(c)} AS DOUBLE) AS {_n(c)}" for c in cols if _numeric(c)]
+        + [
+            f"CASE WHEN json_valid({_s(c)}) THEN json({_s(c)}) END AS {_j(c)}"
+            for c in cols
+            if c.kind == "json_object"
+        ]
+        or ["NULL AS _nothing_decoded"]
+    )
+    parsed = _lines(f'{_typed(c)} AS "{c.name}"' for c in cols)
+    checks = _checks(schema, cutoff)
+    failure = "CASE " + " ".join(f"WHEN {cond} THEN '{key}'" for key, cond, _ in checks) + " END"
+    detail = (
+        "CASE WHEN _failure IS NULL THEN NULL "
+        + " ".join(f"WHEN _failure = '{key}' THEN {text}" for key, _, text in checks)
+        + " END"
+    )
+    keys = ", ".join(f"{expr} AS _k{i + 1}" for i, expr in enumerate(schema.key_sql("p")))
+    names = ", ".join(f'"{n}"' for n in schema.column_names)
+    return f"""
+        CREATE OR REPLACE TEMP TABLE {CHECKED_TABLE} AS
+        WITH landed AS (
+            SELECT rowid AS _id, * EXCLUDE (_raw_line) FROM {LANDED_TABLE}
+        ),
+        cleaned AS (
+            SELECT *, {cleaned} FROM landed
+        ),
+        decoded AS (
+            SELECT *, {decoded} FROM cleaned
+        ),
+        parsed AS (
+            SELECT *, {parsed} FROM decoded
+        ),
+        failed AS (
+            SELECT *, {keys}, {failure} AS _failure FROM parsed p
+        )
+        SELECT _id, _file, _row, {names}, _extra,
+            {", ".join(f"_k{i + 1}" for i in range(len(schema.key)))},
+            split_part(_failure, ':', 1) AS _reason,
+            {detail} AS _detail
+        FROM failed
+    """
+
+
+def _trimmed(v: str) -> str:
+    # trim() is costly on every value; most values have no edge spaces, so test for them first.
+    edges = f"starts_with({v}, ' ') OR ends_with({v}, ' ')"
+    return f"nullif(CASE WHEN {edges} THEN trim({v}) ELSE {v} END, '')"
+
+
+def _v(c: Column) -> str:
+    return f'"v__{c.name}"'  # the text as sent
+
+
+def _s(c: Column) -> str:
+    return f'"s__{c.name}"'  # trimmed, empty = null
+
+
+def _n(c: Column) -> str:
+    return f'"n__{c.name}"'  # as a double, for range checks
+
+
+def _j(c: Column) -> str:
+    return f'"j__{c.name}"'  # minified JSON, null when not valid JSON
+
+
+def _numeric(c: Column) -> bool:
+    return c.kind in ("decimal", "integer")
+
+
+def _number_ok(c: Column) -> str:
+    # DuckDB's DOUBLE cast takes plain and scientific notation (and rejects thousands separators
+    # and hex); it also takes inf/nan and digit separators '_', which are not numbers to a shop.
+    return f"({_n(c)} IS NOT NULL AND isfinite({_n(c)}) AND NOT contains({_s(c)}, '_'))"
+
+
+def _typed(c: Column) -> str:
+    v, s = _v(c), _s(c)
+    match c.kind:
+        case "id":
+            return s
+        case "text":
+            return f"nullif({v}, '')"
+        case "lower_text":
+            return f"lower({s})"
+        case "timestamp":
+            # The instant's epoch as a naive timestamp is naive UTC (cheaper than timezone('UTC',
+            # ..), which goes through ICU). A value without offset is parsed in the session time
+            # zone, which load.py pins to UTC: no offset means UTC (SPEC §1). The pattern keeps
+            # out what the cast takes but ISO 8601 does not ('epoch', '2024/01/31').
+            return (
+                f"CASE WHEN regexp_matches({s}, '{_ISO_DATE_START}') "
+                f"THEN make_timestamp(epoch_us(TRY_CAST({s} AS TIMESTAMPTZ))) END"
+            )
+        case "date":
+            return f"CASE WHEN regexp_matches({s}, '{_ISO_DATE}') THEN TRY_CAST({s} AS DATE) END"
+        case "decimal":
+            return f"TRY_CAST({s} AS DECIMAL(18,4))"
+        case "integer":
+            n = _n(c)
+            return (
+                f"CASE WHEN {n} = trunc({n}) AND abs({n}) <= {QUANTITY_LIMIT} "
+                f"THEN CAST({n} AS INTEGER) END"
+            )
+        case "boolean":
+            return (
+                f"CASE WHEN lower({s}) IN {_words(TRUE_WORDS)} THEN true "
+                f"WHEN lower({s}) IN {_words(FALSE_WORDS)} THEN false END"
+            )
+        case "json_object":
+            return f"CASE WHEN json_type({_j(c)}) = 'OBJECT' THEN {_j(c)} END"
+    raise ValueError(f"unknown column kind {c.kind!r}")
+
+
+def _checks(schema: EntitySchema, cutoff: dt.datetime) -> list[tuple[str, str, str]]:
+    """(failure key 'reason:column', condition, detail expression), in the order they are tried."""
+    cols = schema.columns
+    checks = [("malformed_row:", "NOT _is_object", "'line is not a JSON object'")]
+
+    def add(reason: str, c: Column, condition: str, text: str | None) -> None:
+        detail = f"'{c.name} is empty'" if text is None else _detail(c, text)
+        checks.append((f"{reason}:{c.name}", condition, detail))
+
+    for c in cols:
+        if c.not_empty:
+            add("missing_key", c, f"{_s(c)} IS NULL", None)
+    typed_rules = [
+        ("timestamp", "bad_timestamp", "is not an ISO 8601 timestamp"),
+        ("date", "bad_date", "is not an ISO 8601 date"),
+        ("boolean", "bad_boolean", "is not a boolean"),
+    ]
+    for kind, reason, text in typed_rules:
+        for c in cols:
+            if c.kind == kind:
+                add(reason, c, f'({_s(c)} IS NOT NULL AND "{c.name}" IS NULL)', text)
+    for c in cols:
+        if c.kind == "decimal":
+            add(
+                "bad_number", c, f"({_s(c)} IS NOT NULL AND NOT {_number_ok(c)})", "is not a number"
+            )
+        if c.kind == "integer":
+            add(
+                "bad_number",
+                c,
+                f"({_s(c)} IS NOT NULL AND NOT ({_number_ok(c)} AND {_n(c)} = trunc({_n(c)})))",
+                "is not a whole number",
+            )
+    for c in cols:
+        if c.kind == "json_object":
+            not_object = f"({_j(c)} IS NULL OR json_type({_j(c)}) NOT IN ('OBJECT', 'NULL'))"
+            add("bad_json", c, f"({_s(c)} IS NOT NULL AND {not_object})", "is not a JSON object")
+    for c in cols:
+        if c.negative_reason:
+            add(c.negative_reason, c, f"{_n(c)} < 0", "is below zero")
+    for c in cols:
+        if _numeric(c):
+            limit = QUANTITY_LIMIT if c.kind == "integer" else AMOUNT_LIMIT
+            add("absurd_value", c, f"abs({_n(c)}) > {limit}", f"is above the limit {limit:,}")
+    earliest = EARLIEST_TIMESTAMP.isoformat(sep=" ")
+    for c in cols:
+        if c.plausible_time:
+            add(
+                "absurd_value", c, f"\"{c.name}\" < TIMESTAMP '{earliest}'", f"is before {earliest}"
+            )
+    cutoff_text = cutoff.isoformat(sep=" ")
+    for c in cols:
+        if c.plausible_time:
+            add(
+                "future_timestamp",
+                c,
+                f"\"{c.name}\" > TIMESTAMP '{cutoff_text}'",
+                f"is after {cutoff_text} UTC, the latest time this run accepts",
+            )
+    return checks
+
+
+def _detail(c: Column, text: str) -> str:
+    value = f"left({_v(c)}, 200)"
+    quote = "''''"  # a SQL literal holding one single quote
+    return f"'{c.name} ' || coalesce({quote} || {value} || {quote}, 'null') || ' {text}'"
+
+
+def _words(words: tuple[str, ...]) -> str:
+    return "(" + ", ".join(f"'{w}'" for w in words) + ")"
+
+
+def _lines(items) -> str:
+    return ",\n                ".join(items)
