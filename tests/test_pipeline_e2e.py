@@ -130,3 +130,18 @@ def test_schedule_tick_launches_a_run_of_the_daily_job(sample_shop_run):
         context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
         (request,) = schedule.evaluate_tick(context).run_requests
     assert request.partition_key == sample_shop_run.as_of.isoformat()
+
+
+def test_mart_materializations_carry_charts_and_headlines(sample_shop_run):
+    home = str(sample_shop_run.settings.dagster_home.resolve())
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(home)) as instance:
+        cohort = instance.get_latest_materialization_event(dg.AssetKey(["marts", "cohort_retention"]))
+        curves = instance.get_latest_materialization_event(
+            dg.AssetKey(["marts", "repurchase_by_cohort"])
+        )
+    cohort_meta = cohort.asset_materialization.metadata
+    assert cohort_meta["retention_heatmap"].value.startswith("![cohort retention heatmap](data:image/png;base64,")
+    assert 0 <= cohort_meta["repeat_purchase_rate_latest_complete_month"].value <= 1
+    assert 0 <= cohort_meta["repurchase_rate_90d"].value <= 1
+    assert cohort_meta["row_count"].value > 0
+    assert "data:image/png;base64," in curves.asset_materialization.metadata["repurchase_curves"].value

@@ -1,18 +1,11 @@
-with ranked as (
-    select
-        *,
-        row_number() over (
-            partition by event_id order by _ingested_at desc, _source_file desc, _source_line desc
-        ) as version_rank
-    from {{ source('raw', 'events') }}
-)
-
+-- Events are immutable and ingestion keeps one row per event_id (exact re-sends are dropped,
+-- conflicting ones quarantined), so no version ranking is needed on the largest table; the
+-- `unique` test on event_id guards that promise.
 select
     event_id,
     lower(trim(event_type)) as event_type,
     occurred_at,
     nullif(trim(customer_id), '') as customer_id,
     properties
-from ranked
-where version_rank = 1
-  and occurred_at < {{ as_of_end_utc() }}
+from {{ source('raw', 'events') }}
+where occurred_at < {{ as_of_end_utc() }}
