@@ -18,6 +18,7 @@ DAILY_JOB = "daily_refresh"
 
 
 def build_definitions(settings: Settings, earliest: dt.date | None = None) -> dg.Definitions:
+    from retention_pipeline.assets.activation import build_activation_assets
     from retention_pipeline.assets.dbt import (
         build_dbt_assets,
         dbt_project,
@@ -42,6 +43,7 @@ def build_definitions(settings: Settings, earliest: dt.date | None = None) -> dg
         *build_raw_assets(settings, partitions),
         build_dbt_assets(settings, partitions, project),
         *build_prediction_assets(settings, partitions),
+        *build_activation_assets(settings, partitions),
     ]
     asset_keys = {key for asset in assets for key in asset.keys}
     checks = build_quality_checks(settings, partitions, asset_keys=asset_keys)

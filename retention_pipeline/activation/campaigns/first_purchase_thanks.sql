@@ -1,0 +1,31 @@
+-- first_purchase_thanks (service): the customer's first purchase occasion was $thanks_after_days
+-- days before the as-of date (default 1: yesterday). Once per customer: a first order cancelled
+-- later moves the first occasion, but the customer is thanked only once.
+with new_customers as (
+    select customer_id, first_occasion_date
+    from marts.dim_customers
+    where first_occasion_date = $as_of - $thanks_after_days
+),
+
+first_order as (
+    -- the first valid order of that day names the order in the message
+    select o.customer_id, o.order_id, o.net_amount
+    from marts.fct_orders as o
+    join new_customers as n
+        on n.customer_id = o.customer_id
+        and o.order_date = n.first_occasion_date
+    where o.is_valid_purchase
+    qualify row_number() over (partition by o.customer_id order by o.ordered_at, o.order_id) = 1
+)
+
+select
+    n.customer_id,
+    'first_purchase_thanks' as campaign,
+    'first_purchase_thanks' as dedupe_key,
+    json_object(
+        'order_id', f.order_id,
+        'order_date', n.first_occasion_date,
+        'order_amount', cast(f.net_amount as decimal(18, 2))
+    )::varchar as context
+from new_customers as n
+left join first_order as f on f.customer_id = n.customer_id

@@ -1,0 +1,331 @@
+"""A whole activation day: contact log, segments, export files; re-runs and the next day;
+atomic exports; blocking checks that stop the exports (through Dagster)."""
+
+import csv
+import datetime as dt
+import hashlib
+import json
+import warnings
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from retention_pipeline.activation import checks, control_group, exports, policy
+from retention_pipeline.activation.daily import run_day
+from retention_pipeline.assets.activation import build_activation_assets
+from retention_pipeline.partitions import daily_partitions
+from retention_pipeline.warehouse import connect
+from tests.support.activation_fixtures import Shop
+
+AS_OF = dt.date(2026, 3, 10)
+NEXT_DAY = AS_OF + dt.timedelta(days=1)
+
+
+def ago(n: int) -> dt.date:
+    return AS_OF - dt.timedelta(days=n)
+
+
+def build_shop(folder: Path) -> Shop:
+    """Forty customers across the campaigns, some without consent, in several time zones."""
+    shop = Shop(folder)
+    shop.cycles(coffee=30)
+    shop.product("beans", "coffee")
+    shop.product("new", "coffee", launched_at=dt.datetime(2026, 3, 8, 10))
+    zones = ["Europe/Paris", "Asia/Shanghai", "America/New_York", None]
+    for i in range(40):
+        c = f"c{i:02d}"
+        shop.customer(
+            c, birthday=dt.date(1980 + i, 3, 10) if i % 5 == 0 else None,
+            accepts_email=i % 6 != 5, accepts_push=i % 2 == 0, push_token=f"tok{i}",
+            timezone=zones[i % 4], first_name=f"Name, {i}",  # a comma: CSV quoting
+        )
+        shop.order(c, ago(30 + i), items=[("beans", 10.0 + i)])
+        if i % 3 == 0:
+            shop.order(c, ago(1), items=[("beans", 12.0)])
+        shop.segment(c, rfm="Champions" if i % 2 else "Can't Lose Them",
+                     tier="Gold" if i % 4 == 0 else "Bronze")
+    shop.customer("newbie", timezone="America/New_York")
+    shop.order("newbie", ago(1), order_id="newbie1")
+    shop.event("c07", "complaint", dt.datetime(2026, 3, 9, 11), order_id="o7")
+    shop.predictions(c01="high", c02="low")
+    shop.derive()
+    return shop
+
+
+@pytest.fixture
+def shop(tmp_path):
+    shop = build_shop(tmp_path)
+    shop.close()
+    return shop
+
+
+def folder_bytes(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def log_rows(shop: Shop) -> list[tuple]:
+    with connect(shop.path, read_only=True) as con:
+        return con.execute("select * from marts.contact_log order by all").fetchall()
+
+
+def read_csv(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_same_day_twice_gives_identical_files_and_no_new_contacts(shop):
+    settings = shop.settings(control_share=0.2)
+    first = run_day(shop.path, settings, AS_OF)
+    files_first = folder_bytes(first.export.folder)
+    log_first = log_rows(shop)
+
+    second = run_day(shop.path, settings, AS_OF)
+
+    assert folder_bytes(second.export.folder) == files_first
+    assert log_rows(shop) == log_first
+    assert first.logged == second.logged == len(log_first) > 0
+    queued = sum(n for (_, s), n in first.decision.counts.items() if s == "queued")
+    held = sum(n for (_, s), n in first.decision.counts.items() if s == "holdout")
+    assert first.logged == queued + held
+    assert held > 0
+
+
+def test_export_files_hold_queued_sends_only_and_the_manifest_matches(shop):
+    settings = shop.settings(control_share=0.3)
+    day = run_day(shop.path, settings, AS_OF)
+    folder = shop.folder / "exports" / "2026-03-10"
+    assert day.export.folder == folder
+
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["as_of"] == "2026-03-10"
+    assert exports.verify_manifest(folder) == []
+    exported = set()
+    for relative, meta in manifest["files"].items():
+        data = (folder / relative).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == meta["sha256"]
+        rows = read_csv(folder / relative)
+        assert len(rows) == meta["rows"]
+        if relative.startswith("campaigns/"):
+            assert list(rows[0] if rows else exports.CAMPAIGN_COLUMNS) == list(exports.CAMPAIGN_COLUMNS) \
+                or not rows
+            exported |= {(r["customer_id"], r["campaign"]) for r in rows}
+            assert rows == sorted(rows, key=lambda r: r["customer_id"])
+    with connect(shop.path, read_only=True) as con:
+        by_state = {
+            state: set(con.execute(
+                "select customer_id, campaign from marts.campaign_candidates where state = ?", [state]
+            ).fetchall())
+            for state in ("queued", "holdout")
+        }
+    assert exported == by_state["queued"]
+    assert by_state["holdout"] and not (exported & by_state["holdout"])
+    for customer, campaign in by_state["holdout"]:
+        assert control_group.is_holdout(customer, campaign, 0.3)
+
+    thanks = read_csv(folder / "campaigns" / "first_purchase_thanks.csv")
+    assert [r["customer_id"] for r in thanks] == ["newbie"]
+    assert thanks[0]["send_at"] == "2026-03-10T10:00:00-04:00"  # New York, DST since 8 March
+    assert json.loads(thanks[0]["context"])["order_id"] == "newbie1"
+    birthday = read_csv(folder / "campaigns" / "birthday.csv")
+    assert {r["first_name"] for r in birthday} <= {"Name, 0", "Name, 10", "Name, 15", "Name, 20",
+                                                    "Name, 25", "Name, 30", "Name, 35"}
+    assert "Name, 0" in {r["first_name"] for r in birthday}  # a comma survives the CSV
+    # segments: every default RFM segment has a file, empty or not; churners from predictions
+    segments = sorted(p.name for p in (folder / "segments").iterdir())
+    assert {"rfm_champions.csv", "rfm_cant_lose_them.csv", "rfm_lost.csv", "tier_gold.csv",
+            "predicted_churners.csv"} <= set(segments)
+    assert [r["customer_id"] for r in read_csv(folder / "segments" / "predicted_churners.csv")] == ["c01"]
+    assert read_csv(folder / "segments" / "rfm_lost.csv") == []
+    assert len(read_csv(folder / "segments" / "tier_gold.csv")) == 10
+
+
+def test_next_day_respects_caps_and_cooldowns_of_the_day_before(tmp_path):
+    shop = Shop(tmp_path)
+    shop.cycles(coffee=30, tea=30)
+    shop.product("beans", "coffee")
+    shop.product("leaves", "tea")
+    # capped: 2 marketing emails earlier this week; day 1 brings a birthday email (3 of 3);
+    # on day 2 the win-back (last occasion 60 days before day 2) must go by push instead
+    shop.customer("capped", birthday=dt.date(1990, 3, 10), accepts_push=True, push_token="tok")
+    shop.order("capped", NEXT_DAY - dt.timedelta(days=60))
+    # cooled: tea due on day 1; coffee (due 3 days after day 2) enters its window on day 2:
+    # the second replenishment waits out the 3-day cooldown
+    shop.customer("cooled")
+    shop.order("cooled", ago(30), items=[("leaves", 5.0)])
+    shop.order("cooled", ago(26), items=[("beans", 5.0)])
+    shop.derive()
+    from retention_pipeline.activation import contact_log
+
+    contact_log.ensure_table(shop.con)
+    for n in (5, 3):
+        shop.con.execute(
+            "insert into marts.contact_log (as_of_date, customer_id, campaign, category, "
+            "dedupe_key, state, channel) values (?, 'capped', 'new_arrival', 'marketing', ?, "
+            "'queued', 'email')", [ago(n), f"new_arrival:p{n}"],
+        )
+    shop.close()
+    settings = shop.settings()
+
+    day1 = run_day(shop.path, settings, AS_OF)
+    day2 = run_day(shop.path, settings, NEXT_DAY)
+
+    assert day1.decision.counts[("birthday", "queued")] == 1
+    assert day1.decision.counts[("replenishment", "queued")] == 1
+    with connect(shop.path, read_only=True) as con:
+        rows = {
+            (r[0], r[1]): r[2:] for r in con.execute(
+                "select customer_id, split_part(dedupe_key, ':', 1) || split_part(dedupe_key, ':', 2), "
+                "state, reason, channel from marts.campaign_candidates"
+            ).fetchall()
+        }
+        logged = con.execute(
+            "select as_of_date, customer_id, campaign, channel from marts.contact_log "
+            "where as_of_date >= ? order by all", [AS_OF]
+        ).fetchall()
+    assert rows[("capped", "win_back")] == ("queued", "eligible", "push")
+    assert rows[("cooled", "replenishmentcoffee")] == ("suppressed", "cooldown", None)
+    assert rows[("cooled", "replenishmenttea")] == ("suppressed", "already_sent", None)
+    assert logged == [
+        (AS_OF, "capped", "birthday", "email"),
+        (AS_OF, "cooled", "replenishment", "email"),
+        (NEXT_DAY, "capped", "win_back", "push"),
+    ]
+    # re-running day 1 after day 2 replaces day 1 only
+    run_day(shop.path, settings, AS_OF)
+    with connect(shop.path, read_only=True) as con:
+        again = con.execute(
+            "select as_of_date, customer_id, campaign, channel from marts.contact_log "
+            "where as_of_date >= ? order by all", [AS_OF]
+        ).fetchall()
+    assert again == logged
+    assert day2.export.rows("campaigns/")["campaigns/win_back.csv"] == 1
+
+
+def test_a_crash_while_writing_leaves_no_partial_day_and_the_old_day_intact(shop, monkeypatch):
+    settings = shop.settings()
+    run_day(shop.path, settings, AS_OF)
+    day = shop.folder / "exports" / "2026-03-10"
+    before = folder_bytes(day)
+
+    real_copy = exports._copy
+    calls = {"n": 0}
+
+    def crash_on_third_file(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError("disk full")
+        return real_copy(*args, **kwargs)
+
+    monkeypatch.setattr(exports, "_copy", crash_on_third_file)
+    with connect(shop.path) as con, pytest.raises(OSError, match="disk full"):
+        exports.write_exports(con, settings, AS_OF, settings.exports)
+    assert folder_bytes(day) == before  # the complete old day, untouched
+    assert [p.name for p in day.parent.iterdir() if p.name.startswith(".")]  # the hidden leftover
+
+    monkeypatch.setattr(exports, "_copy", real_copy)
+    with connect(shop.path) as con:
+        exports.write_exports(con, settings, AS_OF, settings.exports)
+    assert folder_bytes(day) == before
+    assert sorted(p.name for p in day.parent.iterdir()) == ["2026-03-10"]  # leftovers removed
+
+
+def test_a_campaign_turned_off_loses_its_file_on_rerun(shop):
+    settings = shop.settings()
+    run_day(shop.path, settings, AS_OF)
+    day = shop.folder / "exports" / "2026-03-10"
+    assert (day / "campaigns" / "birthday.csv").exists()
+    with connect(shop.path) as con:
+        con.execute("update seeds.contact_policy_campaigns set enabled = false "
+                    "where campaign = 'birthday'")
+    run_day(shop.path, settings, AS_OF)
+    assert not (day / "campaigns" / "birthday.csv").exists()
+    assert "campaigns/birthday.csv" not in json.loads((day / "manifest.json").read_text())["files"]
+
+
+def test_checks_catch_a_broken_decision(shop):
+    settings = shop.settings()
+    with connect(shop.path) as con:
+        policy.decide(con, settings, AS_OF)
+        assert all(r.passed for r in checks.run_checks(con, settings, AS_OF))
+        # a marketing message on a channel without consent, a second marketing message for one
+        # customer, a send at 03:00 local; with a larger control share, queued control customers
+        con.execute("""
+            update marts.campaign_candidates set channel = 'sms', address = null
+            where customer_id = 'c00' and campaign = 'birthday'
+        """)
+        con.execute("""
+            insert into marts.campaign_candidates
+            select * replace ('win_back' as campaign, 'x' as dedupe_key)
+            from marts.campaign_candidates where customer_id = 'c10' and campaign = 'birthday'
+        """)
+        con.execute("""
+            update marts.campaign_candidates set send_at_utc = timestamp '2026-03-10 07:00:00'
+            where customer_id = 'newbie' and campaign = 'first_purchase_thanks'
+        """)
+        failed = {r.name: r for r in checks.run_checks(con, settings, AS_OF) if not r.passed}
+        failed_share = {r.name for r in checks.run_checks(
+            con, shop.settings(control_share=0.5), AS_OF) if not r.passed}
+    assert set(failed) == {
+        "no_send_without_consent", "queued_sends_have_the_customers_address",
+        "one_state_and_reason_per_candidate",  # queued without an address
+        "at_most_one_marketing_message_per_customer_per_day",
+        "no_send_inside_quiet_hours",  # 03:00 in New York
+    }
+    assert failed["at_most_one_marketing_message_per_customer_per_day"].sample[0]["customer_id"] == "c10"
+    assert "holdouts_never_sent" in failed_share
+
+
+def _materialize(settings, partition: str, instance) -> dg.ExecuteInProcessResult:
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    assets = build_activation_assets(settings, daily_partitions(settings))
+    return dg.materialize(assets, partition_key=partition, instance=instance, raise_on_error=False)
+
+
+def test_dagster_assets_materialize_the_day_with_counts_in_metadata(shop):
+    settings = shop.settings(control_share=0.2)
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = _materialize(settings, "2026-03-10", instance)
+        assert result.success
+        evaluations = result.get_asset_check_evaluations()
+        assert len(evaluations) == len(checks.CHECK_DESCRIPTIONS) + 1
+        assert all(e.passed for e in evaluations)
+        blocking = {e.check_name for e in evaluations if e.blocking}
+        assert blocking == set(checks.CHECK_DESCRIPTIONS)
+        meta = {
+            m.asset_key.to_user_string(): m.materialization.metadata
+            for m in result.get_asset_materialization_events()
+        }
+    table = meta["marts/campaign_candidates"]["candidates_by_campaign_and_state"].value
+    assert "| birthday |" in table and "| queued | holdout | suppressed |" in table
+    assert meta["exports/crm_files"]["queued_sends"].value > 0
+    assert (shop.folder / "exports" / "2026-03-10" / "manifest.json").exists()
+
+
+def test_a_failed_blocking_check_stops_the_log_and_the_exports(shop, monkeypatch):
+    real_decide = policy.decide
+
+    def decide_then_break(con, settings, as_of):
+        decision = real_decide(con, settings, as_of)
+        # an injected fault: a marketing email to a customer who refused email
+        con.execute("""
+            update marts.campaign_candidates set state = 'queued', reason = 'eligible',
+                channel = 'email', address = 'c05@example.com',
+                send_at_utc = timestamp '2026-03-10 09:00:00',
+                send_at_local = timestamp '2026-03-10 10:00:00'
+            where customer_id = 'c05' and campaign = 'birthday'
+        """)
+        return decision
+
+    monkeypatch.setattr(policy, "decide", decide_then_break)
+    settings = shop.settings()
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = _materialize(settings, "2026-03-10", instance)
+        failed = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
+        materialized = {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()}
+    assert failed == ["no_send_without_consent"]
+    assert "marts/contact_log" not in materialized
+    assert "exports/crm_files" not in materialized
+    assert not (shop.folder / "exports" / "2026-03-10").exists()
+    with connect(shop.path, read_only=True) as con:
+        assert con.execute("select count(*) from marts.contact_log").fetchone()[0] == 0
