@@ -69,7 +69,7 @@ def test_broken_feed_stops_the_run_before_any_export(tmp_path):
         [RETENTION, "run", "--landing", str(tmp_path / "landing"),
          "--warehouse", str(tmp_path / "w.duckdb"), "--exports", str(tmp_path / "exports"),
          "--as-of", AS_OF.isoformat()],
-        capture_output=True, text=True, cwd=tmp_path,
+        capture_output=True, text=True, cwd=tmp_path, check=False,
     )
 
     assert result.returncode == 1, result.stdout[-3000:]

@@ -78,7 +78,7 @@ def test_cli_run_with_only_customers_and_orders(tmp_path):
         [RETENTION, "run", "--landing", str(landing), "--warehouse", str(tmp_path / "w.duckdb"),
          "--exports", str(tmp_path / "exports"), "--as-of", "2026-02-28",
          "--reporting-tz", "Asia/Tokyo"],
-        capture_output=True, text=True, cwd=tmp_path,
+        capture_output=True, text=True, cwd=tmp_path, check=False,
         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
@@ -105,7 +105,7 @@ def test_cli_reports_missing_required_column_and_fails(tmp_path):
     result = subprocess.run(
         [RETENTION, "run", "--landing", str(landing), "--warehouse", str(tmp_path / "w.duckdb"),
          "--exports", str(tmp_path / "exports"), "--as-of", "2026-02-28"],
-        capture_output=True, text=True, cwd=tmp_path,
+        capture_output=True, text=True, cwd=tmp_path, check=False,
     )
     assert result.returncode != 0
     assert "orders.csv" in result.stdout and "ordered_at" in result.stdout
@@ -114,8 +114,8 @@ def test_cli_reports_missing_required_column_and_fails(tmp_path):
 
 def test_cli_rejects_bad_settings_with_a_clear_message(tmp_path):
     result = subprocess.run(
-        [RETENTION, "run", "--reporting-tz", "Mars/Olympus"], capture_output=True, text=True,
-        cwd=tmp_path,
+        [RETENTION, "run", "--reporting-tz", "Mars/Olympus"],
+        capture_output=True, text=True, cwd=tmp_path, check=False,
     )
     assert result.returncode == 2
     assert "Mars/Olympus" in result.stderr
