@@ -25,5 +25,19 @@ def daily_partitions(settings: Settings, earliest: dt.date | None = None) -> dg.
     )
 
 
+# Every asset writes the one DuckDB file: they share one pool (limit 1 in dagster.yaml), and a
+# backfill is one run per day because each day is its own as-of snapshot.
+WRITER_POOL = "duckdb_writer"
+
+
+def daily_asset_options(partitions: dg.PartitionsDefinition) -> dict:
+    """The partitioning, pool and backfill policy every asset of the pipeline shares."""
+    return {
+        "partitions_def": partitions,
+        "pool": WRITER_POOL,
+        "backfill_policy": dg.BackfillPolicy.multi_run(1),
+    }
+
+
 def as_of_from_partition(partition_key: str) -> dt.date:
     return dt.date.fromisoformat(partition_key)

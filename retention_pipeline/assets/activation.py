@@ -15,7 +15,7 @@ The logic lives in retention_pipeline/activation; this module only wires it.
 
 import dagster as dg
 
-from retention_pipeline.partitions import as_of_from_partition
+from retention_pipeline.partitions import as_of_from_partition, daily_asset_options
 from retention_pipeline.settings import Settings
 
 GROUP = "activation"
@@ -59,12 +59,7 @@ def build_activation_assets(settings: Settings, partitions: dg.PartitionsDefinit
 
 
 def _common(partitions: dg.PartitionsDefinition) -> dict:
-    return {
-        "group_name": GROUP,
-        "partitions_def": partitions,
-        "pool": "duckdb_writer",
-        "backfill_policy": dg.BackfillPolicy.multi_run(1),
-    }
+    return {"group_name": GROUP, **daily_asset_options(partitions)}
 
 
 def _candidates_asset(settings: Settings, partitions: dg.PartitionsDefinition):

@@ -23,7 +23,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from retention_pipeline.partitions import as_of_from_partition
+from retention_pipeline.partitions import as_of_from_partition, daily_asset_options
 from retention_pipeline.paths import DBT_PROJECT_DIR
 from retention_pipeline.settings import Settings
 
@@ -77,11 +77,8 @@ def build_dbt_assets(settings: Settings, partitions: dg.PartitionsDefinition, pr
         manifest=project.manifest_path,
         project=project,
         dagster_dbt_translator=translator,
-        partitions_def=partitions,
-        pool="duckdb_writer",
         name="dbt_models",
-        # Each day is its own snapshot (as-of): a backfill is one run per day.
-        backfill_policy=dg.BackfillPolicy.multi_run(1),
+        **daily_asset_options(partitions),
     )
     def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         as_of = as_of_from_partition(context.partition_key)

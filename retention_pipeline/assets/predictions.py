@@ -13,7 +13,7 @@ this module only wires it.
 
 import dagster as dg
 
-from retention_pipeline.partitions import as_of_from_partition
+from retention_pipeline.partitions import as_of_from_partition, daily_asset_options
 from retention_pipeline.settings import Settings
 
 GROUP = "predictions"
@@ -42,13 +42,7 @@ def build_prediction_assets(settings: Settings, partitions: dg.PartitionsDefinit
 
 
 def _common(partitions: dg.PartitionsDefinition) -> dict:
-    return {
-        "group_name": GROUP,
-        "partitions_def": partitions,
-        "pool": "duckdb_writer",
-        "backfill_policy": dg.BackfillPolicy.multi_run(1),
-        "kinds": {"duckdb", "python"},
-    }
+    return {"group_name": GROUP, "kinds": {"duckdb", "python"}, **daily_asset_options(partitions)}
 
 
 def _model_fit_asset(settings: Settings, partitions: dg.PartitionsDefinition):

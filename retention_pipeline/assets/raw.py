@@ -9,7 +9,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from retention_pipeline.partitions import as_of_from_partition
+from retention_pipeline.partitions import as_of_from_partition, daily_asset_options
 from retention_pipeline.settings import Settings
 from retention_pipeline.warehouse import connect
 
@@ -36,9 +36,7 @@ def _raw_asset(entity: str, settings: Settings, partitions: dg.PartitionsDefinit
         key=key,
         group_name="raw",
         deps=[raw_key(upstream) for upstream in LOADED_AFTER.get(entity, ())],
-        partitions_def=partitions,
-        pool="duckdb_writer",
-        backfill_policy=dg.BackfillPolicy.multi_run(1),
+        **daily_asset_options(partitions),
         kinds={"duckdb"},
         description=f"`raw.{entity}` ({required}): every version of every row from the landing "
         f"folder's {entity} files; bad rows go to `raw.quarantine` with a reason.",

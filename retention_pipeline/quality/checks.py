@@ -29,14 +29,14 @@ from dataclasses import dataclass
 import dagster as dg
 
 from retention_pipeline.assets.raw import ENTITIES, raw_key
-from retention_pipeline.partitions import as_of_from_partition
+from retention_pipeline.partitions import WRITER_POOL, as_of_from_partition
 from retention_pipeline.settings import Settings
 
 BLOCKING_CHECK = "gx_expectations"
 WARNING_CHECK = "gx_warnings"
 CHECKED_MARTS = ("cohort_retention", "repurchase_by_cohort", "repurchase_by_period", "dim_customers")
 # Checks read the warehouse file; DuckDB locks it against readers while another process writes.
-POOL = "duckdb_writer"
+POOL = WRITER_POOL
 
 
 def mart_key(name: str) -> dg.AssetKey:
