@@ -13,7 +13,8 @@ def daily_partitions(settings: Settings, earliest: dt.date | None = None) -> dg.
     """Daily partitions in the reporting time zone, up to and including today.
 
     end_offset=1 makes today's (still running) day a partition: the morning run is *for* today
-    (first orders of yesterday get today's thank-you), as SPEC §2 defines the as-of date.
+    (first orders of yesterday get today's thank-you): the as-of date of
+    docs/metrics.md#as-of-date.
     """
     start = settings.partitions_start
     if earliest is not None and earliest < start:

@@ -29,7 +29,8 @@ class Settings(BaseSettings):
     # --- where things are -------------------------------------------------------------------
     landing: Path | None = Field(
         None,
-        description="Landing folder (SPEC §1). None: the sample shop is generated into data/landing.",
+        description="Landing folder (README: Bringing your own data). None: the sample shop is "
+        "generated into data/landing.",
     )
     warehouse: Path = Field(
         DEFAULT_DATA_DIR / "warehouse.duckdb", description="DuckDB warehouse file written by runs."
@@ -91,7 +92,7 @@ class Settings(BaseSettings):
         10, ge=0, le=23, description="Local hour of the recipient at which sends are scheduled; a "
         "seed row may override it per campaign; always clamped into the preset's allowed hours.",
     )
-    # --- activation: campaign rules (SPEC §5; 'in the last N days' = the N days ending on as-of) -
+    # --- activation: campaign rules (docs/metrics.md#campaigns; 'last N days' ends on as-of) -
     thanks_after_days: int = Field(
         1, ge=0, description="first_purchase_thanks: days after the first occasion (1 = yesterday)."
     )

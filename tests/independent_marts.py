@@ -1,11 +1,12 @@
 """The retention and repurchase tables, computed again in plain pandas from the landing files.
 
-An independent reference for the dbt marts: written from the definitions of SPEC §2 and the landing
-contract of SPEC §1 (not from the dbt SQL), with other tools for each step — pandas Periods for
+An independent reference for the dbt marts: written from the definitions of docs/metrics.md and the
+landing
+contract of its #inputs (not from the dbt SQL), with other tools for each step — pandas Periods for
 weeks and months, pandas ranks for RFM, Python loops where they read more plainly — so that a
 mistake in one is unlikely to be repeated in the other. Small shops only (thousands of customers).
 
-Decisions the SPEC leaves open follow the project's documented choices (docs in the dbt YAML):
+Decisions the definitions leave open follow the project's documented choices (docs in the dbt YAML):
 an order re-sent with a later `updated_at` replaces the earlier version if that version was known
 by the end of the as-of day; a `refunded` status without an amount is a full refund.
 """
@@ -24,7 +25,8 @@ WINDOWS = (30, 60, 90, 180, 365)
 COHORT_FREQ = {"week": "W-SUN", "month": "M"}  # a W-SUN period runs Monday..Sunday (ISO week)
 PERIOD_FREQ = {"day": "D", **COHORT_FREQ}
 
-# SPEC §2, in order: (segment, r_score range, fm_score range), bounds inclusive.
+# docs/metrics.md#rfm-segment-map, in order: (segment, r_score range, fm_score range), bounds
+# inclusive.
 SEGMENTS = (
     ("Champions", (4, 5), (4, 5)),
     ("Loyal Customers", (2, 5), (3, 5)),
@@ -107,7 +109,8 @@ def money(ten_thousandths) -> float:
 
 
 def occasions(order_table: pd.DataFrame) -> pd.DataFrame:
-    """SPEC §2: the valid orders of one customer on one local date are one purchase occasion."""
+    """docs/metrics.md#purchase-occasion: the valid orders of one customer on one local date are one
+    purchase occasion."""
     valid = order_table[order_table["is_valid"]]
     occ = (valid.groupby(["customer_id", "order_date"], as_index=False)
            .agg(orders=("order_id", "size"), net_amount=("net_amount", "sum")))
@@ -254,7 +257,8 @@ def _tier(spend: float) -> str:
 
 
 def customer_rfm(occ: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
-    """RFM scores, segment and member tier of every customer with an occasion (SPEC §2)."""
+    """RFM scores, segment and member tier of every customer with an occasion
+    (docs/metrics.md#rfm)."""
     as_of_ts = pd.Timestamp(as_of)
     per = occ.groupby("customer_id").agg(
         first_occasion_date=("order_date", "min"),

@@ -1,4 +1,5 @@
-"""Each campaign rule of SPEC §5 on a few hand-made customers: who is proposed, who is not, and
+"""Each campaign rule of docs/metrics.md#campaigns on a few hand-made customers: who is proposed,
+who is not, and
 the context the message needs. The contact policy runs too (all candidates are read, whatever
 their state), with no control group so nothing is held out by chance."""
 

@@ -26,7 +26,7 @@ END_TS = pd.Timestamp(END, tz="UTC")
 NEXT_DAY = END_TS + pd.Timedelta(days=1)
 YESTERDAY = END - dt.timedelta(days=1)
 
-# SPEC §1, the landing contract, in contract order.
+# The landing contract (README, docs/metrics.md#inputs), in contract order.
 CONTRACT = {
     "customers": ["customer_id", "created_at", "email", "phone", "first_name", "birthday",
                   "gender", "country", "language", "timezone", "acquisition_channel",
@@ -67,7 +67,8 @@ class Shop:
         return rows.join(props)
 
     def occasions(self) -> pd.DataFrame:
-        """Valid purchases (SPEC §2) grouped per customer and UTC date, numbered."""
+        """Valid purchases (docs/metrics.md#valid-purchase) grouped per customer and UTC date,
+        numbered."""
         o = self.orders
         refunded = o.refunded_amount_cents.fillna(0)
         valid = o[o.customer_id.notna() & ~o.status.isin(["cancelled", "test"])

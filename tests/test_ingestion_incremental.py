@@ -1,5 +1,6 @@
 """Incremental ingestion: files already read are skipped, re-sent rows are versions or duplicates,
-re-running a day changes nothing, and read = loaded + quarantined + duplicate (SPEC §1, §7, §8)."""
+re-running a day changes nothing, and read = loaded + quarantined + duplicate
+(docs/metrics.md#bad-input)."""
 
 from __future__ import annotations
 

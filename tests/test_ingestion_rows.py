@@ -1,5 +1,6 @@
 """Row-level rules: every bad row lands in raw.quarantine with its reason and line; good rows are
-typed as the raw-layer contract says; kept anomalies are counted (SPEC §1, §7; docs/design.md)."""
+typed as the raw-layer contract says; kept anomalies are counted (docs/metrics.md#bad-input;
+docs/design.md)."""
 
 from __future__ import annotations
 

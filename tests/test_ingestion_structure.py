@@ -1,4 +1,5 @@
-"""Structural landing problems stop the run with a LandingError naming file, column and line (SPEC §7)."""
+"""Structural landing problems stop the run with a LandingError naming file, column and line
+(docs/metrics.md#bad-input)."""
 
 from __future__ import annotations
 
@@ -170,7 +171,7 @@ def test_discovery_finds_files_and_nested_daily_drops_in_path_order(tmp_path):
             "orders/2024/01/01.csv": ORDERS_OK,
             "orders.parquet_notes.txt": "ignored: not an entity file",
             "events.jsonl": "",
-            "returns.csv": "not an entity of SPEC §1",
+            "returns.csv": "not an entity of the landing contract",
         },
     )
     landing = discover_landing(root)

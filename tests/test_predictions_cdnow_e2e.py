@@ -1,6 +1,7 @@
 """CDNOW end to end: landing files -> real ingestion -> real dbt -> prediction assets.
 
-Acceptance of the predictions issue (SPEC §4): with weeks as the unit and as-of 1997-09-30,
+Acceptance of the predictions issue (docs/metrics.md#predictions): with weeks as the unit and as-of
+1997-09-30,
 marts.model_fit holds the published BG/NBD and Gamma-Gamma estimates; as of 1998-06-30 the
 backtest (calibration end 1997-09-30) reports the 1,882 actual holdout repeat purchases beside
 the prediction. Checked twice: on the assets over a warehouse built by ingestion + dbt, and

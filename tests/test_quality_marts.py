@@ -1,7 +1,8 @@
 """Mart suites on a real DuckDB warehouse, with hand-worked good and bad mart rows.
 
 The good shop: customers A, B (first occasions in the week of 5 Jan 2026) and C (2 Feb 2026);
-A buys again on 20 Jan (period 2 of its weekly cohort). The marts below are what SPEC §2-3 give.
+A buys again on 20 Jan (period 2 of its weekly cohort). The marts below are what docs/metrics.md
+gives.
 """
 
 import datetime as dt

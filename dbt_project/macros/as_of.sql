@@ -1,4 +1,4 @@
-{#- The day a run is for (SPEC §2). Data after the end of this local day is ignored. -#}
+{#- The day a run is for (docs/metrics.md#as-of-date). Data after the end of this local day is ignored. -#}
 {% macro as_of_date() -%}
     cast('{{ var("as_of", run_started_at.strftime("%Y-%m-%d")) }}' as date)
 {%- endmacro %}
@@ -21,7 +21,7 @@
     (({{ column }} at time zone 'UTC') at time zone {{ reporting_tz() }})
 {%- endmacro %}
 
-{#- The minimum net amount of a valid purchase (SPEC §2). -#}
+{#- The minimum net amount of a valid purchase (docs/metrics.md#valid-purchase). -#}
 {% macro min_order_value() -%}
     cast({{ var("min_order_value", 0) }} as decimal(18, 4))
 {%- endmacro %}

@@ -1,4 +1,4 @@
-{#- Calendar periods of the retention marts (SPEC §2): ISO weeks starting Monday, calendar months,
+{#- Calendar periods of the retention marts (docs/metrics.md#cohort): ISO weeks starting Monday, calendar months,
     and days. Built on dbt's cross-database macros so the marts run on Postgres too. -#}
 
 {#- The start of the period holding a date, as a date. -#}

@@ -1,4 +1,4 @@
-{#- Repurchase windows in days (SPEC §3); a project var can change them. -#}
+{#- Repurchase windows in days (docs/metrics.md#repurchase-within-h-days); a project var can change them. -#}
 {% macro repurchase_windows() -%}
     {{ return(var('repurchase_windows', [30, 60, 90, 180, 365])) }}
 {%- endmacro %}
@@ -10,12 +10,12 @@
     {%- endfor %}
 {%- endmacro %}
 
-{#- SPEC §2: a customer is matured for H days when first_occasion_date + H <= as-of date. -#}
+{#- docs/metrics.md#repurchase-within-h-days: a customer is matured for H days when first_occasion_date + H <= as-of date. -#}
 {% macro is_matured(first_occasion_date, window_days) -%}
     ({{ add_days(window_days, first_occasion_date) }} <= {{ as_of_date() }})
 {%- endmacro %}
 
-{#- SPEC §2: a second occasion on a later date, at most H days after the first. -#}
+{#- docs/metrics.md#repurchase-within-h-days: a second occasion on a later date, at most H days after the first. -#}
 {% macro repurchased_within(days_to_second, window_days) -%}
     ({{ days_to_second }} is not null and {{ days_to_second }} <= {{ window_days }})
 {%- endmacro %}

@@ -1,4 +1,5 @@
-"""Activation (SPEC §5): who gets which message today, on which channel, at what time.
+"""Activation (docs/metrics.md#campaigns): who gets which message today, on which channel, at what
+time.
 
 One module per responsibility; the order of a day is the order below.
 

@@ -71,7 +71,8 @@ def _consent_sql(with_events: bool) -> str:
               s.customer_id is null
               or not (
                   ({consent})
-                  -- service (by SPEC §5, not by the row's own label) may use a consent-free channel
+                  -- service (fixed in code, not by the row's own label) may use a consent-free
+                  -- channel
                   or (not list_contains({_marketing_list()}, c.campaign)
                       and list_contains(string_split($consent_free, '|'), c.channel))
               )

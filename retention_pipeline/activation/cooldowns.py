@@ -2,9 +2,9 @@
 
 Two rules, both read the contact log of earlier days (queued and holdout rows: a held-out customer
 "had" the message, so control and treated groups repeat alike):
-- the campaign's own repetition rule (SPEC §5): a proposal whose dedupe key was already logged for
-  the customer is `already_sent` when the key may never repeat (once per customer, purchase,
-  product, event, year), or `cooldown` while inside its repeat window (win-back 90 days,
+- the campaign's own repetition rule (docs/metrics.md#contact-policy): a proposal whose dedupe key
+  was already logged for the customer is `already_sent` when the key may never repeat (once per
+  customer, purchase, product, event, year), or `cooldown` while inside its repeat window (win-back 90 days,
   surprise reward 30 days);
 - the preset's per-campaign `cooldown_days` (seed): no second message of the same campaign to the
   same customer within that many days, whatever its key (`cooldown`).

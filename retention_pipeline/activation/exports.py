@@ -1,4 +1,5 @@
-"""The CRM files of an as-of date (SPEC §5), written atomically with a manifest.
+"""The CRM files of an as-of date (docs/metrics.md#contact-policy), written atomically with a
+manifest.
 
     <exports>/<as-of>/campaigns/<campaign>.csv   queued sends only, one file per enabled campaign
     <exports>/<as-of>/segments/<segment>.csv     members of each segment

@@ -5,7 +5,7 @@ Seeds (dbt_project/seeds/contact_policy_*.csv, schema `seeds`) hold every preset
 stops the run with a message instead of silently sending nothing (or too much).
 
 Temp tables made here, read by the policy:
-- `policy_campaigns`          enabled campaigns: category (fixed by SPEC §5), priority, cooldown,
+- `policy_campaigns`          enabled campaigns: category (fixed in code), priority, cooldown,
                               control share and send hour (seed, else setting; hour clamped)
 - `policy_campaign_channels`  campaign × channel in preference order (channel_rank 1 first)
 - `policy_caps`               channel × window_days × max_sends

@@ -22,8 +22,9 @@ from retention_pipeline.settings import Settings
 
 SEGMENT_MEMBERS = "marts.segment_members"
 PREDICTED_CHURNERS = "predicted_churners"
-# SPEC §2's default RFM segments: their files are written every day, empty or not, so that a CRM
-# replacing its lists from the files also empties a segment that lost every member.
+# The default RFM segments (docs/metrics.md#rfm-segment-map): their files are written every day,
+# empty or not, so that a CRM replacing its lists from the files also empties a segment that lost
+# every member.
 DEFAULT_RFM_SEGMENTS = (
     "Champions", "Loyal Customers", "Potential Loyalist", "Recent Customers", "Promising",
     "Customers Needing Attention", "About To Sleep", "At Risk", "Can't Lose Them", "Hibernating",
@@ -103,7 +104,7 @@ def build_segment_members(
 
 
 def exported_segments(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> list[str]:
-    """Segments that get a file: every segment with members, plus SPEC's default RFM segments."""
+    """Segments that get a file: every segment with members, plus the default RFM segments."""
     con.execute(SLUG_MACRO)
     present = {r[0] for r in con.execute(
         f"select distinct segment from {SEGMENT_MEMBERS} where as_of_date = ?", [as_of]

@@ -1,4 +1,4 @@
-"""The sample shop behind `retention generate` (SPEC §6): a realistic, deterministic landing folder.
+"""The sample shop behind `retention generate`: a realistic, deterministic landing folder.
 
 How the shop behaves (all in `reference.py`):
 - customers in eight countries with matching time zones and languages, optional profile fields,
@@ -160,7 +160,7 @@ class _OrderVersions:
 def _order_versions(book: OrderBook, timeline: Timeline, split_daily: bool) -> _OrderVersions:
     """One row per order with its final state; for daily drops, an order that changed after
     its day is sent twice, as it looked at the end of its day and again (final) in the drop of
-    the day of its last change: later `updated_at` replaces, as in SPEC §1."""
+    the day of its last change: later `updated_at` replaces (docs/metrics.md#inputs)."""
     o = book.orders
     final = _OrderVersions(np.arange(book.n), o["status"], o["updated_s"], o["refunded_cents"],
                            o["status_missing"], _day(o["updated_s"]) if split_daily else None)

@@ -1,4 +1,5 @@
-"""Landing folder -> DuckDB raw layer, with row-level validation and quarantine (SPEC §1, §7).
+"""Landing folder -> DuckDB raw layer, with row-level validation and quarantine
+(docs/metrics.md#inputs, #bad-input).
 
     landing = discover_landing(landing_dir)          # LandingError if customers/orders are missing
     stats = ingest_entity(con, landing, "orders", batch_date)

@@ -1,4 +1,5 @@
-"""Structural landing problems: they stop the run (SPEC §7), unlike row problems (quarantine)."""
+"""Structural landing problems: they stop the run (docs/metrics.md#bad-input), unlike row problems
+(quarantine)."""
 
 from __future__ import annotations
 

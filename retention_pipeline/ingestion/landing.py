@@ -1,4 +1,4 @@
-"""Finding the files of each entity in a landing folder (SPEC §1).
+"""Finding the files of each entity in a landing folder (README: Bringing your own data).
 
 An entity is a file (`orders.csv`, `orders.parquet`, `orders.jsonl`) or a folder `orders/` of such
 files, at any depth (`orders/2026/11/21.csv`: one drop per day). Files are read in the order of
@@ -59,7 +59,7 @@ def discover_landing(landing_dir: Path | str) -> Landing:
             + " and ".join(
                 f"{e}.csv, {e}.parquet, {e}.jsonl or a folder {e}/ of such files" for e in missing
             )
-            + " (SPEC §1)"
+            + " (see the README, Bringing your own data)"
         )
     return Landing(root=root, files={e: f for e, f in files.items() if f})
 

@@ -1,4 +1,5 @@
-"""What each landing entity holds (SPEC §1) and how it is typed in the raw layer (docs/design.md).
+"""What each landing entity holds (docs/metrics.md#inputs) and how it is typed in the raw layer
+(docs/design.md).
 
 Also the fixed limits and vocabularies the row rules use, so that they are defined once.
 """
@@ -85,7 +86,7 @@ SQL_TYPES: dict[str, str] = {
 class Column:
     name: str
     kind: Kind = "text"
-    required: bool = False  # the file must have this column (SPEC §1 required columns)
+    required: bool = False  # the file must have this column (a required column)
     not_empty: bool = False  # an empty value is `missing_key` (ids, required values)
     # when something happened: before EARLIEST_TIMESTAMP is `absurd_value`, after the cutoff
     # `future_timestamp`
@@ -104,7 +105,8 @@ class EntitySchema:
     # SQL expressions over a table alias `{a}` that identify one row's id (one version per key
     # and `version` stamp).
     key: tuple[str, ...]
-    # The column that orders versions of the same key (SPEC §1: a later updated_at replaces).
+    # The column that orders versions of the same key (docs/metrics.md#inputs: a later updated_at
+    # replaces).
     version: str | None = None
     # order_items has no version stamp: an order's lines are replaced as a set by a later file
     # (see stg_shop__order_items), so duplicates against raw are judged per order, not per line.

@@ -31,7 +31,7 @@ class FileStats:
     content_sha256: str | None = None
 
     def __post_init__(self) -> None:
-        # The accounting invariant of SPEC §7: nothing read vanishes.
+        # The accounting invariant of docs/metrics.md#bad-input: nothing read vanishes.
         accounted = self.rows_loaded + self.rows_quarantined + self.rows_duplicate
         if accounted != self.rows_read:
             raise AssertionError(

@@ -4,7 +4,7 @@ A row that breaks a rule goes to `raw.quarantine` with the code of the first rul
 the order of REASONS) and a detail naming the column and the value. Reason codes:
 
 - `malformed_row`: a JSON Lines line that is not a JSON object.
-- `missing_key`: an id or another required value is empty (SPEC §1 required columns; an order's
+- `missing_key`: an id or another required value is empty (required columns; an order's
   customer_id may be empty: a guest order).
 - `bad_timestamp`: not an ISO 8601 timestamp (YYYY-MM-DD[Thh:mm[:ss[.f]]][Z|±hh[:mm]|zone name]).
 - `bad_date`: birthday is not an ISO 8601 date.
@@ -22,10 +22,11 @@ the order of REASONS) and a detail naming the column and the value. Reason codes
   within the batch (the files read together) or against raw (set in duplicates.py).
 
 Kept and counted, never quarantined: orders of customers not in raw.customers
-(`orders_unknown_customer`), order statuses outside SPEC §1 (`orders_unknown_status`; a missing
-status stays null, staging reads it as completed) and unknown event types (`events_unknown_type`).
-An unknown status is kept rather than quarantined because SPEC §1 keeps unknown event types the
-same way and a shop-specific status (e.g. `on_hold`) is not wrong data; the count shows it.
+(`orders_unknown_customer`), order statuses outside the known ones (`orders_unknown_status`; a
+missing status stays null, staging reads it as completed) and unknown event types
+(`events_unknown_type`). An unknown status is kept rather than quarantined because the landing
+contract (docs/metrics.md#inputs) keeps unknown event types the same way and a shop-specific
+status (e.g. `on_hold`) is not wrong data; the count shows it.
 """
 
 from __future__ import annotations
@@ -176,8 +177,9 @@ def _typed(c: Column) -> str:
         case "timestamp":
             # The instant's epoch as a naive timestamp is naive UTC (cheaper than timezone('UTC',
             # ..), which goes through ICU). A value without offset is parsed in the session time
-            # zone, which load.py pins to UTC: no offset means UTC (SPEC §1). The pattern keeps
-            # out what the cast takes but ISO 8601 does not ('epoch', '2024/01/31').
+            # zone, which load.py pins to UTC: no offset means UTC (docs/metrics.md#inputs).
+            # The pattern keeps out what the cast takes but ISO 8601 does not ('epoch',
+            # '2024/01/31').
             return (
                 f"CASE WHEN regexp_matches({s}, '{_ISO_DATE_START}') "
                 f"THEN make_timestamp(epoch_us(TRY_CAST({s} AS TIMESTAMPTZ))) END"

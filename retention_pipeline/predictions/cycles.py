@@ -1,8 +1,8 @@
 """`marts.replenishment_cycles`: how many days after buying a category a customer buys it again.
 
 Per category, the cycle is the median of the gaps, in days, between consecutive purchase
-occasions of one customer that contain the category (SPEC §4): a customer who bought coffee on
-1 March, 31 March and 5 May adds the gaps 30 and 35. Occasions are local dates with a valid
+occasions of one customer that contain the category (docs/metrics.md#replenishment-cycles): a
+customer who bought coffee on 1 March, 31 March and 5 May adds the gaps 30 and 35. Occasions are local dates with a valid
 order (int_orders.is_valid_purchase), so two orders of the same day are one occasion. Every gap
 counts once, so a frequent buyer adds more gaps than an occasional one. A category needs at
 least `cycle_min_samples` gaps for an observed cycle.

@@ -1,8 +1,8 @@
 """Gamma-Gamma model of spend per purchase occasion (Fader & Hardie note 025; Colombo & Jiang).
 
 Input per customer: x = repeat occasions (x > 0 only carry information) and `monetary` = the
-mean value of those repeat occasions. "Occasion" is the SPEC's purchase occasion: all valid
-orders of one customer on one date, values summed. The *first* occasion is excluded from the
+mean value of those repeat occasions. "Occasion" is the purchase occasion of docs/metrics.md: all
+valid orders of one customer on one date, values summed. The *first* occasion is excluded from the
 mean (it is not in x either). On CDNOW_sample this is exactly the `zbar` column of
 lifetimes' cdnow_customers_summary_with_transactions.csv: the mean of the summed dollar value
 of each distinct purchase day after the first, up to 1997-09-30 (946 customers with x > 0),

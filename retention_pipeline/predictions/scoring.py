@@ -154,7 +154,8 @@ predictions as (
         sc.expected_purchases_365d,
         sc.expected_order_value,
         sc.expected_order_value * sc.discounted_purchases_365d as predicted_clv_365d,
-        -- last occasion + average days between occasions (SPEC §4), to the nearest day
+        -- last occasion + average days between occasions (docs/metrics.md#predictions), to the
+        -- nearest day
         case when d.occasions >= 2 then
             d.last_occasion_date + cast(round(
                 date_diff('day', d.first_occasion_date, d.last_occasion_date) / (d.occasions - 1)

@@ -2,8 +2,8 @@
 
 Every expectation here blocks (severity "error"): the exports (activation) are downstream of the
 marts and must not be sent on numbers that cannot be right. dbt tests cover keys and not-nulls;
-these suites cover the metric invariants of SPEC §2–3 (rates are shares, period 0 is 100 %, the
-cohorts partition the customers).
+these suites cover the metric invariants of docs/metrics.md (rates are shares, period 0 is 100 %,
+the cohorts partition the customers).
 
 Imported only inside the check functions: Great Expectations is slow to import.
 """
@@ -81,7 +81,7 @@ def dim_customers_suite(as_of: dt.date) -> list:
     scores = [
         gxe.ExpectColumnValuesToBeInSet(
             column=column, value_set=[1, 2, 3, 4, 5],
-            meta=_meta(f"{column} is a quintile score 1..5 (SPEC §2 RFM)"),
+            meta=_meta(f"{column} is a quintile score 1..5 (docs/metrics.md#rfm)"),
         )
         for column in ("r_score", "f_score", "m_score")
     ]

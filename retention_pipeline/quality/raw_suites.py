@@ -3,8 +3,8 @@
 Imported only inside the check functions: Great Expectations is slow to import.
 
 Blocking (severity "error") vs warning — the rule: an expectation blocks when a violation means the
-ingestion contract broke (SPEC §7 sends such rows to `raw.quarantine`, so they must never reach
-`raw`) *and* the row would change the numbers that exports are built on. It warns when the row is
+ingestion contract broke (docs/metrics.md#bad-input sends such rows to `raw.quarantine`, so they
+must never reach `raw`) *and* the row would change the numbers that exports are built on. It warns when the row is
 kept by design, or when dbt already ignores it, so the marts stay right and only a person needs to
 look.
 
@@ -22,7 +22,7 @@ Blocking:
 
 Warnings:
 - orders.customer_id not in raw.customers (up to the as-of batch): unknown customers are kept and
-  flagged (`is_known_customer`), by SPEC; their customer row may arrive later.
+  flagged (`is_known_customer`) by design; their customer row may arrive later.
 - order_items.order_id not in raw.orders (up to the as-of batch): the item is kept and joins once
   its order arrives; until then only product marts miss it.
 - ordered_at / occurred_at after the end of the as-of day + 1 day (the day of slack covers every
@@ -158,7 +158,7 @@ def events_suite(as_of: dt.date) -> list:
         _not_null("occurred_at", "an event without a time (e.g. an unsubscribe) cannot be honoured"),
         _between("occurred_at", WARN, "events outside 1990..as-of+1 day are ignored or wrong",
                  EARLIEST, latest_allowed(as_of)),
-        _between("review_rating", WARN, "review ratings are 1..5 (SPEC §1)", 1, 5),
+        _between("review_rating", WARN, "review ratings are 1..5 (docs/metrics.md#inputs)", 1, 5),
     ]
 
 

@@ -1,4 +1,4 @@
-"""CDNOW_sample as a landing folder (SPEC §1): customers.csv and orders.csv.
+"""CDNOW_sample as a landing folder (docs/metrics.md#inputs): customers.csv and orders.csv.
 
 One order per line of CDNOW_sample.txt: order_id synthetic, ordered_at = the purchase date
 (midnight UTC), total_amount = the dollar value. Several lines of one customer and day become one

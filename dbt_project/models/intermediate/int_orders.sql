@@ -1,4 +1,5 @@
--- One row per order (valid or not) with its local date and the valid-purchase rule of SPEC §2.
+-- One row per order (valid or not) with its local date and the valid-purchase rule
+-- (docs/metrics.md#valid-purchase).
 -- Every mart counts purchases from here (through int_purchase_occasions), never from staging.
 with orders as (
     select

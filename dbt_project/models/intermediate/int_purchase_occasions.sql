@@ -1,4 +1,4 @@
--- Purchase occasions (SPEC §2): all valid orders of one customer on one local date.
+-- Purchase occasions (docs/metrics.md#purchase-occasion): all valid orders of one customer on one local date.
 -- Every repurchase metric counts these, not orders.
 with occasions as (
     select

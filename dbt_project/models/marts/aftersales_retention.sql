@@ -1,4 +1,4 @@
--- After-sales service and repurchase (SPEC §3): customers by how fast their first support ticket
+-- After-sales service and repurchase (docs/metrics.md#marts): customers by how fast their first support ticket
 -- after the first purchase occasion got a first response (see int_customer_aftersales for which
 -- ticket counts), and their repurchase within 90 days. One row per bucket, all four always
 -- present; empty when the shop sends no events.

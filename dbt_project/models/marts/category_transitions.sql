@@ -1,4 +1,4 @@
--- Cross-category repurchase (SPEC §3): what customers buy on their second purchase occasion, by the
+-- Cross-category repurchase (docs/metrics.md#marts): what customers buy on their second purchase occasion, by the
 -- main category of their first. One row per first category and next category (main category =
 -- the largest line amount of the occasion, see int_occasion_categories). Empty without order items.
 with main_categories as (

@@ -1,4 +1,4 @@
--- Cohort retention (SPEC §3): one row per cohort granularity, cohort and period index, for every
+-- Cohort retention (docs/metrics.md#period-index): one row per cohort granularity, cohort and period index, for every
 -- index from 0 up to the period holding the as-of date, zeros included.
 {%- set granularities = ['week', 'month'] %}
 

@@ -1,5 +1,5 @@
--- One row per customer (SPEC §3): every customer of `customers`, plus every customer_id with a valid
--- purchase that `customers` does not (yet) hold. Purchase history, RFM (SPEC §2), member tier and
+-- One row per customer (docs/metrics.md#marts): every customer of `customers`, plus every customer_id with a valid
+-- purchase that `customers` does not (yet) hold. Purchase history, RFM (docs/metrics.md#rfm), member tier and
 -- the first-purchase attributes activation and predictions read.
 with purchases as (
     select

@@ -1,4 +1,4 @@
--- Product quality and its effect on repurchase (SPEC §3): one row per product
+-- Product quality and its effect on repurchase (docs/metrics.md#marts): one row per product
 -- (quality_level = 'product') and one per category (quality_level = 'category').
 -- Counts are over *sold* orders (placed, not cancelled, not test; guests included), so that a
 -- return ending in a full refund stays in the denominator of its own return rate. A return or

@@ -1,4 +1,4 @@
--- Repurchase within H days by acquisition cohort (SPEC §3): one row per cohort granularity,
+-- Repurchase within H days by acquisition cohort (docs/metrics.md#repurchase-within-h-days): one row per cohort granularity,
 -- cohort and window, for every cohort and window (repurchase_rate null while nobody has matured).
 {%- set granularities = ['week', 'month'] %}
 

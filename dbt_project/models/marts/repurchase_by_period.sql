@@ -1,4 +1,4 @@
--- Repeat purchase and returning-customer rates per calendar period (SPEC §2–3): one row per
+-- Repeat purchase and returning-customer rates per calendar period (docs/metrics.md#repeat-purchase-rate): one row per
 -- granularity ('day', 'week', 'month') and period, from the period of the first occasion in the
 -- data to the period holding the as-of date, zeros included.
 with activity as (

@@ -1,4 +1,4 @@
--- What drives repurchase (SPEC §3): repurchase within each window by customer attributes fixed at
+-- What drives repurchase (docs/metrics.md#marts): repurchase within each window by customer attributes fixed at
 -- the first purchase occasion. One row per dimension, value and window. Dimensions that need order
 -- items (first_category) or events (first_order_had_return_or_complaint, first_response_bucket)
 -- have no rows when the shop sends none.

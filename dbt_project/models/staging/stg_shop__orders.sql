@@ -10,7 +10,7 @@ select
     nullif(trim(customer_id), '') as customer_id,
     ordered_at,
     total_amount,
-    -- a missing status means completed (SPEC §1)
+    -- a missing status means completed (docs/metrics.md#inputs)
     coalesce(nullif(lower(trim(status)), ''), 'completed') as status,
     upper(currency) as currency,
     coalesce(discount_amount, 0) as discount_amount,

@@ -1,4 +1,5 @@
-"""The campaigns of SPEC §5: one SQL rule per file, its parameters from the settings.
+"""The campaigns of docs/metrics.md#campaigns: one SQL rule per file, its parameters from the
+settings.
 
 A rule selects today's candidates from the marts and returns one row per candidate:
 `customer_id`, `campaign`, `dedupe_key`, `context` (JSON text the message needs). The dedupe key
