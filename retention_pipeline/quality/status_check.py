@@ -6,8 +6,6 @@ which rows to add to dbt_project/seeds/order_status_map.csv so that they count. 
 day's numbers are right for what is known, and a new platform status must not stop the exports.
 """
 
-from __future__ import annotations
-
 import warnings
 
 import dagster as dg
