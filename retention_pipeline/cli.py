@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from retention_pipeline.redact import redact_url
 from retention_pipeline.settings import load_settings
 
 
@@ -71,7 +72,18 @@ def _load(config, **flags):
     try:
         return load_settings(config=config, **flags)
     except Exception as exc:  # pydantic / TOML / missing file: one clear line, exit 2
-        raise click.UsageError(f"invalid settings: {exc}") from exc
+        # A setting may be a database URL: its password never reaches the terminal.
+        raise click.UsageError(f"invalid settings: {redact_url(exc)}") from exc
+
+
+def _guarded(func, *args):
+    """Run `func`; a warehouse or folder that is not the sample shop's stops with one clear line."""
+    from retention_pipeline.sample_guard import NotTheSampleError
+
+    try:
+        return func(*args)
+    except NotTheSampleError as exc:
+        raise click.ClickException(redact_url(exc)) from exc
 
 
 @main.command()
@@ -83,7 +95,7 @@ def run(config, **flags) -> None:
 
     settings = _load(config, **flags)
     started = time.perf_counter()
-    outcome = run_pipeline(settings)
+    outcome = _guarded(run_pipeline, settings)
     click.echo(format_summary(settings, outcome))
     click.echo(f"took {time.perf_counter() - started:.1f} s")
     ok = outcome.success and outcome.blocking_checks_passed
@@ -102,7 +114,7 @@ def ui(config, port: int, **flags) -> None:
     settings = _load(config, **flags)
     os.environ["DAGSTER_HOME"] = str(prepare_environment(settings))
     if settings.landing is None:
-        landing = ensure_sample_landing(settings, settings.effective_as_of)
+        landing = _guarded(ensure_sample_landing, settings, settings.effective_as_of)
         os.environ["RETENTION_LANDING"] = str(landing.resolve())
     # The UI's code server reads its settings from the environment; pass on what flags said.
     # (No as-of: in the UI the partition picked is the as-of date.)

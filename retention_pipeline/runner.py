@@ -47,8 +47,11 @@ class RunOutcome:
 
 def prepare_environment(settings: Settings) -> Path:
     """Folders and the Dagster home (with its one-writer config); returns the home. Idempotent."""
-    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
-    settings.exports.mkdir(parents=True, exist_ok=True)
+    from retention_pipeline.files import private_mkdir
+
+    # Both hold personal data: folders created here are private (files.py).
+    private_mkdir(settings.warehouse.parent, settings)
+    private_mkdir(settings.exports, settings)
     home = settings.dagster_home.resolve()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
@@ -58,24 +61,38 @@ def prepare_environment(settings: Settings) -> Path:
 
 
 def ensure_sample_landing(settings: Settings, as_of) -> Path:
-    """With no landing folder, the sample shop is generated (once per parameters) into data/."""
+    """With no landing folder, the sample shop is generated (once per parameters) into data/.
+
+    Only files the sample shop made are ever replaced (see sample_guard): a warehouse, landing
+    or exports folder without the sample's mark stops the command before anything is touched.
+    """
+    from retention_pipeline import sample_guard as guard
     from retention_pipeline.generator import generate_shop
 
     landing = settings.effective_landing
-    marker = landing / ".sample.json"
+    marker = landing / guard.LANDING_MARK
     params = {"customers": settings.sample_customers, "seed": settings.sample_seed, "end": str(as_of)}
-    if marker.exists() and json.loads(marker.read_text()) == params:
+    guard.check_folder("landing", landing, guard.LANDING_MARK)
+    guard.check_folder("exports", settings.exports, guard.EXPORTS_MARK)
+    stored = guard.check_warehouse(settings.warehouse)
+    landing_fresh = marker.exists() and json.loads(marker.read_text()) == params
+    if landing_fresh and stored == params:
         return landing
-    # A regenerated sample rewrites history under the same ids; the sample's warehouse is
-    # disposable, so start it afresh rather than quarantine the whole new sample as conflicts.
+    # A regenerated sample rewrites history under the same ids; the sample's warehouse (checked
+    # above to carry the mark) is disposable, so start it afresh rather than quarantine the whole
+    # new sample as conflicts.
     for stale in (settings.warehouse, settings.warehouse.with_suffix(".duckdb.wal")):
         stale.unlink(missing_ok=True)
-    landing.mkdir(parents=True, exist_ok=True)
-    for old in landing.iterdir():
-        if old.is_file():
-            old.unlink()
-    generate_shop(landing, customers=settings.sample_customers, seed=settings.sample_seed, end=as_of)
-    marker.write_text(json.dumps(params))
+    if not landing_fresh:
+        landing.mkdir(parents=True, exist_ok=True)
+        for old in landing.iterdir():
+            if old.is_file():
+                old.unlink()
+        generate_shop(landing, customers=settings.sample_customers, seed=settings.sample_seed,
+                      end=as_of)
+        marker.write_text(json.dumps(params))
+    guard.mark_warehouse(settings.warehouse, params, settings)
+    guard.mark_exports(settings.exports, params, settings)
     return landing
 
 
@@ -107,9 +124,12 @@ def _root_cause(error) -> str:
     """The innermost error's message: the user's problem, not Dagster's wrapper around it."""
     if error is None:
         return "unknown error"
+    from retention_pipeline.redact import redact_url
+
     while error.cause is not None:
         error = error.cause
-    return error.message.strip()
+    # Printed and logged: a database URL in the message keeps its password to itself.
+    return redact_url(error.message.strip())
 
 
 def _outcome(result: dg.ExecuteInProcessResult, as_of: str) -> RunOutcome:

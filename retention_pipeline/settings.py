@@ -158,6 +158,15 @@ class Settings(BaseSettings):
     churner_risk_bands: list[str] = Field(
         ["high"], description="segment_members: churn_risk bands exported as 'predicted_churners'."
     )
+    export_escape_formulas: bool = Field(
+        True, description="CRM and segment CSVs: a text cell starting with =, +, -, @, tab or CR "
+        "(a spreadsheet formula) gets a leading ' so that it opens as inert text (OWASP CSV "
+        "injection advice); a plain number or phone number is left as it is.",
+    )
+    private_files_group_readable: bool = Field(
+        False, description="Files with personal data (warehouse, exports, serving copies with "
+        "personal data) are created 0600 in folders 0700; true: 0640 / 0750, for the group.",
+    )
 
     # --- predictions (docs/predictions.md) ------------------------------------------------------
     prediction_time_unit_days: float = Field(

@@ -32,6 +32,7 @@ from pathlib import Path
 import duckdb
 
 from retention_pipeline.activation import contact_log, presets, quiet_hours, segments
+from retention_pipeline.files import make_private, private_mkdir
 from retention_pipeline.settings import Settings
 
 CAMPAIGN_COLUMNS = (
@@ -41,6 +42,10 @@ SEGMENT_COLUMNS = (
     "customer_id", "segment", "segment_label", "rfm_segment", "member_tier", "last_order_date",
     "occasions", "net_revenue",
 )
+# Text columns, whose cells are neutralised when they would start a spreadsheet formula.
+CAMPAIGN_TEXT = ("customer_id", "channel", "address", "first_name", "language", "campaign", "context")
+SEGMENT_TEXT = ("customer_id", "segment", "segment_label", "rfm_segment", "member_tier")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 MANIFEST = "manifest.json"
 _SAFE_NAME = re.compile(r"^[a-z0-9_]+$")
 
@@ -64,28 +69,36 @@ class ExportResult:
 def write_exports(
     con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.date, exports_dir: Path
 ) -> ExportResult:
-    exports_dir = Path(exports_dir).resolve()
-    exports_dir.mkdir(parents=True, exist_ok=True)
+    exports_dir = private_mkdir(Path(exports_dir).resolve(), settings)
     _require_day(con, contact_log.CANDIDATES, as_of)
     _require_day(con, segments.SEGMENT_MEMBERS, as_of)
     quiet_hours.install(con)
     policy = presets.load_policy(con, settings)
     _remove_leftovers(exports_dir, as_of)
 
+    # Private from the start (addresses, phone numbers): the staging folder is 0700 before any
+    # file is written into it, and it becomes the day's folder by the rename.
     staging = exports_dir / f".{as_of.isoformat()}.tmp-{uuid.uuid4().hex}"
-    (staging / "campaigns").mkdir(parents=True)
-    (staging / "segments").mkdir()
+    private_mkdir(staging / "campaigns", settings)
+    private_mkdir(staging / "segments", settings)
+    escape = settings.export_escape_formulas
     files = []
     for campaign in sorted(policy.campaigns):
-        files.append(_copy(con, _campaign_sql(campaign, as_of), staging, f"campaigns/{campaign}.csv"))
+        sql = _campaign_sql(campaign, as_of, escape)
+        files.append(_copy(con, sql, staging, f"campaigns/{campaign}.csv", settings))
     for segment in segments.exported_segments(con, as_of):
-        files.append(_copy(con, _segment_sql(segment, as_of), staging, f"segments/{segment}.csv"))
+        sql = _segment_sql(segment, as_of, escape)
+        files.append(_copy(con, sql, staging, f"segments/{segment}.csv", settings))
     manifest = {
         "as_of": as_of.isoformat(),
         "contact_policy_preset": policy.preset,
+        # Readers must know a leading ' was added to formula-like text cells (and strip it
+        # where the target system needs the value as sent).
+        "formulas_escaped": escape,
         "files": {f.path: {"rows": f.rows, "sha256": f.sha256} for f in files},
     }
     _write_durably(staging / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    make_private(staging / MANIFEST, settings)
     for folder in (staging / "campaigns", staging / "segments", staging):
         _fsync_dir(folder)
     final = _swap_into_place(staging, exports_dir / as_of.isoformat())
@@ -112,11 +125,31 @@ def verify_manifest(folder: Path) -> list[str]:
     return problems
 
 
-def _campaign_sql(campaign: str, as_of: dt.date) -> str:
+def inert_cell(expr: str) -> str:
+    """SQL: a text cell that a spreadsheet would run as a formula, prefixed with ' (OWASP).
+
+    A plain number or phone number (`-12.50`, `+49 30 1234-5`) is left alone: it cannot call a
+    function, and a CRM needs the phone number as sent.
+    """
+    starts = ", ".join("chr(9)" if c == "\t" else "chr(13)" if c == "\r" else f"'{c}'"
+                       for c in FORMULA_STARTS)
+    return (
+        f"case when left({expr}, 1) in ({starts}) "
+        f"and not regexp_full_match({expr}, '[+-]?[0-9][0-9 ()./-]*') "
+        f"then '''' || {expr} else {expr} end"
+    )
+
+
+def _text(expr: str, name: str, escape: bool) -> str:
+    return f"{inert_cell(f'cast({expr} as varchar)') if escape else expr} as {name}"
+
+
+def _campaign_sql(campaign: str, as_of: dt.date, escape: bool = True) -> str:
     _safe(campaign)
+    texts = ", ".join(_text(c, c, escape) for c in CAMPAIGN_TEXT)
     return f"""
         select
-            customer_id, channel, address, first_name, language, campaign, context,
+            {texts},
             activation_iso_local(send_at_local, send_at_utc) as send_at
         from {contact_log.CANDIDATES}
         where as_of_date = date '{as_of.isoformat()}'
@@ -126,15 +159,13 @@ def _campaign_sql(campaign: str, as_of: dt.date) -> str:
     """
 
 
-def _segment_sql(segment: str, as_of: dt.date) -> str:
+def _segment_sql(segment: str, as_of: dt.date, escape: bool = True) -> str:
     _safe(segment)
+    sources = ("m.customer_id", "m.segment", "m.segment_label", "d.rfm_segment", "d.member_tier")
+    texts = ", ".join(_text(e, c, escape) for e, c in zip(sources, SEGMENT_TEXT, strict=True))
     return f"""
         select
-            m.customer_id,
-            m.segment,
-            m.segment_label,
-            d.rfm_segment,
-            d.member_tier,
+            {texts},
             strftime(d.last_occasion_date, '%Y-%m-%d') as last_order_date,
             d.occasions,
             cast(cast(d.net_revenue as decimal(18, 2)) as varchar) as net_revenue
@@ -146,13 +177,16 @@ def _segment_sql(segment: str, as_of: dt.date) -> str:
     """
 
 
-def _copy(con: duckdb.DuckDBPyConnection, sql: str, root: Path, relative: str) -> ExportedFile:
+def _copy(
+    con: duckdb.DuckDBPyConnection, sql: str, root: Path, relative: str, settings=None
+) -> ExportedFile:
     path = root / relative
     target = str(path).replace("'", "''")
     # COPY answers with the number of rows it wrote
     rows = con.execute(
         f"copy ({sql}) to '{target}' (format csv, header true, delimiter ',', quote '\"')"
     ).fetchone()[0]
+    make_private(path, settings)
     _fsync_file(path)
     return ExportedFile(relative, int(rows), _sha256(path))
 

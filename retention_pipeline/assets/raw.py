@@ -52,11 +52,16 @@ def _raw_asset(entity: str, settings: Settings, partitions: dg.PartitionsDefinit
     )
     def _asset(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         # Imported here so that loading the code location stays cheap.
+        from retention_pipeline import sample_guard
         from retention_pipeline.ingestion import discover_landing, ingest_entity
 
         batch_date = as_of_from_partition(context.partition_key)
-        landing = discover_landing(_landing_dir(settings))
-        with connect(settings.warehouse) as con:
+        landing_dir = _landing_dir(settings)
+        landing = discover_landing(landing_dir)
+        with connect(settings.warehouse, settings=settings) as con:
+            if not sample_guard.landing_is_sample(landing_dir):
+                # Real data from here on: this warehouse must never be replaced as the sample's.
+                sample_guard.release(con, settings.exports)
             stats = ingest_entity(con, landing, entity, batch_date)
         share = stats.share_bad
         passed = share <= settings.quarantine_threshold
@@ -72,6 +77,8 @@ def _raw_asset(entity: str, settings: Settings, partitions: dg.PartitionsDefinit
                         "threshold": dg.MetadataValue.float(settings.quarantine_threshold),
                         "rows_read": dg.MetadataValue.int(int(stats.rows_read)),
                         "rows_quarantined": dg.MetadataValue.int(int(stats.rows_quarantined)),
+                        # bad optional values nulled, rows kept: not counted as bad rows
+                        "fields_nulled": dg.MetadataValue.int(int(stats.fields_nulled)),
                     },
                     description=None
                     if passed

@@ -43,9 +43,10 @@ from retention_pipeline.ingestion.schema import (
     EVENT_TYPES,
     INGEST_LOG_DDL,
     INGEST_LOG_TABLE,
-    ORDER_STATUSES,
+    INGEST_LOG_UPGRADE,
     QUARANTINE_DDL,
     QUARANTINE_TABLE,
+    QUARANTINE_UPGRADE,
     RAW_SCHEMA,
     EntitySchema,
     raw_table,
@@ -54,6 +55,7 @@ from retention_pipeline.ingestion.schema import (
 )
 from retention_pipeline.ingestion.stats import KEPT_ANOMALIES, FileStats, IngestStats
 from retention_pipeline.ingestion.validate import CHECKED_TABLE, checked_table_sql, future_cutoff
+from retention_pipeline.status_map import known_statuses
 
 CHUNK_BYTES = 256 << 20  # files read and checked together, up to this size (one file at least)
 OUTCOMES = ("loaded", "quarantined", "duplicate")
@@ -103,6 +105,10 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(raw_table_ddl(entity))
     con.execute(QUARANTINE_DDL)
     con.execute(INGEST_LOG_DDL)
+    for statement in QUARANTINE_UPGRADE:
+        con.execute(statement.format(table=QUARANTINE_TABLE))
+    for statement in INGEST_LOG_UPGRADE:
+        con.execute(statement.format(table=INGEST_LOG_TABLE))
 
 
 def batch_stats(
@@ -115,7 +121,8 @@ def batch_stats(
     rows = con.execute(
         f"""
         SELECT rows_read, rows_loaded, rows_quarantined, rows_duplicate,
-               CAST(quarantine_reasons AS VARCHAR), CAST(kept_anomalies AS VARCHAR)
+               CAST(quarantine_reasons AS VARCHAR), CAST(kept_anomalies AS VARCHAR),
+               coalesce(fields_nulled, 0), CAST(field_reasons AS VARCHAR)
         FROM {INGEST_LOG_TABLE}
         WHERE entity = ? AND batch_date = ?
         QUALIFY row_number() OVER (PARTITION BY source_file ORDER BY ingested_at DESC) = 1
@@ -124,9 +131,11 @@ def batch_stats(
     ).fetchall()
     reasons: Counter[str] = Counter()
     anomalies: Counter[str] = Counter({name: 0 for name in KEPT_ANOMALIES.get(entity, ())})
+    field_reasons: Counter[str] = Counter()
     for row in rows:
         reasons.update(json.loads(row[4] or "{}"))
         anomalies.update(json.loads(row[5] or "{}"))
+        field_reasons.update(json.loads(row[7] or "{}"))
     return IngestStats(
         entity=entity,
         batch_date=batch_date,
@@ -137,6 +146,8 @@ def batch_stats(
         rows_duplicate=sum(r[3] for r in rows),
         quarantine_reasons=dict(reasons),
         kept_anomalies=dict(anomalies),
+        fields_nulled=sum(r[6] for r in rows),
+        field_reasons=dict(field_reasons),
     )
 
 
@@ -246,6 +257,14 @@ def _chunk_stats(con, chunk: list[_NewFile], schema: EntitySchema) -> list[FileS
         if outcome == "quarantined":
             reasons[index][reason] = reasons[index].get(reason, 0) + count
     anomalies = _kept_anomalies(con, schema, len(chunk))
+    fields: dict[int, dict[str, int]] = {i: {} for i in range(len(chunk))}
+    for index, column, reason, count in con.execute(
+        f"""SELECT _file, x.column_name, x.reason, count(*)
+            FROM (SELECT _file, unnest(_fields) AS x FROM {CLASSIFIED_TABLE}
+                  WHERE _outcome = 'loaded')
+            GROUP BY ALL"""
+    ).fetchall():
+        fields[index][f"{reason}:{column}"] = count
     return [
         FileStats(
             source_file=f.file.relative,
@@ -257,6 +276,8 @@ def _chunk_stats(con, chunk: list[_NewFile], schema: EntitySchema) -> list[FileS
             quarantine_reasons=reasons[i],
             kept_anomalies=anomalies[i],
             content_sha256=f.sha256,
+            fields_nulled=sum(fields[i].values()),
+            field_reasons=fields[i],
         )
         for i, f in enumerate(chunk)
     ]
@@ -270,7 +291,8 @@ def _kept_anomalies(con, schema: EntitySchema, files: int) -> dict[int, dict[str
         return counts
     conditions = {
         "orders_unknown_customer": "c.customer_id IS NOT NULL AND k.customer_id IS NULL",
-        "orders_unknown_status": f"c.status IS NOT NULL AND c.status NOT IN {_sql_list(ORDER_STATUSES)}",
+        "orders_unknown_status": "c.status IS NOT NULL AND replace(c.status, '-', '_') "
+        f"NOT IN {_sql_list(known_statuses())}",
         "events_unknown_type": f"lower(trim(c.event_type)) NOT IN {_sql_list(EVENT_TYPES)}",
     }
     known_customers = (
@@ -306,7 +328,7 @@ def _write(
         con.execute(
             f"""INSERT INTO {QUARANTINE_TABLE} BY NAME
                 SELECT CAST(? AS VARCHAR) AS entity, f.source_file, c._row AS source_line,
-                       c._reason AS reason, c._detail AS detail,
+                       'row' AS level, c._reason AS reason, c._detail AS detail,
                        {raw_row_sql(schema, "l", "f")} AS raw_row,
                        CAST(? AS DATE) AS _batch_date, f.ingested_at AS _ingested_at
                 FROM {CLASSIFIED_TABLE} c
@@ -315,10 +337,23 @@ def _write(
                 WHERE c._outcome = 'quarantined' ORDER BY c._id""",
             [schema.name, batch_date],
         )
+        # Field-level records of the loaded rows: the row is in raw with the value nulled.
+        con.execute(
+            f"""INSERT INTO {QUARANTINE_TABLE} BY NAME
+                SELECT CAST(? AS VARCHAR) AS entity, f.source_file, c._row AS source_line,
+                       'field' AS level, c.x.reason AS reason, c.x.column_name AS column_name,
+                       c.x.value AS value, c.x.detail AS detail,
+                       CAST(? AS DATE) AS _batch_date, f.ingested_at AS _ingested_at
+                FROM (SELECT _id, _file, _row, unnest(_fields) AS x FROM {CLASSIFIED_TABLE}
+                      WHERE _outcome = 'loaded') c
+                JOIN {FILES_TABLE} f USING (_file)
+                ORDER BY c._id, c.x.column_name""",
+            [schema.name, batch_date],
+        )
         con.executemany(
             f"""INSERT INTO {INGEST_LOG_TABLE}
                 SELECT ?, ?, ?, ingested_at, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS JSON),
-                       CAST(? AS JSON)
+                       CAST(? AS JSON), ?, CAST(? AS JSON)
                 FROM {FILES_TABLE} WHERE _file = ?""",
             [
                 [
@@ -335,6 +370,8 @@ def _write(
                     s.rows_duplicate,
                     json.dumps(s.quarantine_reasons, sort_keys=True),
                     json.dumps(s.kept_anomalies, sort_keys=True),
+                    s.fields_nulled,
+                    json.dumps(s.field_reasons, sort_keys=True),
                     i,
                 ]
                 for i, (f, s) in enumerate(zip(chunk, stats, strict=True))

@@ -92,6 +92,10 @@ class Column:
     # `future_timestamp`
     plausible_time: bool = False
     negative_reason: str | None = None  # code for a value below zero
+    # An optional value whose bad content is nulled, the row kept (a `field` record in
+    # raw.quarantine): one bad birthday must not lose the customer. Not for ids, required values,
+    # version stamps or money, whose null would change what a row means.
+    field_level: bool = False
 
     @property
     def sql_type(self) -> str:
@@ -136,20 +140,20 @@ SCHEMAS: dict[str, EntitySchema] = {
         "customers",
         (
             Column("customer_id", "id", required=True, not_empty=True),
-            Column("created_at", "timestamp"),
+            Column("created_at", "timestamp", field_level=True),
             Column("email"),
             Column("phone"),
             Column("first_name"),
-            Column("birthday", "date"),
+            Column("birthday", "date", field_level=True),
             Column("gender"),
             Column("country"),
             Column("language"),
             Column("timezone"),
             Column("acquisition_channel"),
-            Column("accepts_email", "boolean"),
-            Column("accepts_sms", "boolean"),
-            Column("accepts_push", "boolean"),
-            Column("accepts_wechat", "boolean"),
+            Column("accepts_email", "boolean", field_level=True),
+            Column("accepts_sms", "boolean", field_level=True),
+            Column("accepts_push", "boolean", field_level=True),
+            Column("accepts_wechat", "boolean", field_level=True),
             Column("wechat_openid"),
             Column("push_token"),
             Column("updated_at", "timestamp"),
@@ -164,7 +168,7 @@ SCHEMAS: dict[str, EntitySchema] = {
             Column("name"),
             Column("category"),
             _amount("price"),
-            Column("launched_at", "timestamp"),
+            Column("launched_at", "timestamp", field_level=True),
             Column("updated_at", "timestamp"),
         ),
         key=("{a}.product_id",),
@@ -214,7 +218,7 @@ SCHEMAS: dict[str, EntitySchema] = {
             Column("event_type", "text", required=True, not_empty=True),
             Column("occurred_at", "timestamp", required=True, not_empty=True, plausible_time=True),
             Column("customer_id", "id"),
-            Column("properties", "json_object"),
+            Column("properties", "json_object", field_level=True),
         ),
         key=("{a}.event_id",),
     ),
@@ -265,8 +269,19 @@ CREATE TABLE IF NOT EXISTS {QUARANTINE_TABLE} (
     detail VARCHAR,
     raw_row JSON,
     _batch_date DATE,
-    _ingested_at TIMESTAMP
+    _ingested_at TIMESTAMP,
+    level VARCHAR DEFAULT 'row',
+    column_name VARCHAR,
+    value VARCHAR
 )"""
+
+# Columns added after the first release: a warehouse of an earlier version gains them (its
+# quarantine rows are all row-level).
+QUARANTINE_UPGRADE = (
+    "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS level VARCHAR DEFAULT 'row'",
+    "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS column_name VARCHAR",
+    "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS value VARCHAR",
+)
 
 INGEST_LOG_DDL = f"""
 CREATE TABLE IF NOT EXISTS {INGEST_LOG_TABLE} (
@@ -283,5 +298,12 @@ CREATE TABLE IF NOT EXISTS {INGEST_LOG_TABLE} (
     rows_quarantined BIGINT,
     rows_duplicate BIGINT,
     quarantine_reasons JSON,
-    kept_anomalies JSON
+    kept_anomalies JSON,
+    fields_nulled BIGINT DEFAULT 0,
+    field_reasons JSON
 )"""
+
+INGEST_LOG_UPGRADE = (
+    "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS fields_nulled BIGINT DEFAULT 0",
+    "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS field_reasons JSON",
+)

@@ -29,6 +29,9 @@ class FileStats:
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
     kept_anomalies: dict[str, int] = field(default_factory=dict)
     content_sha256: str | None = None
+    # Field-level records (a bad optional value nulled, the row loaded): counted apart from rows.
+    fields_nulled: int = 0
+    field_reasons: dict[str, int] = field(default_factory=dict)  # 'reason:column' -> count
 
     def __post_init__(self) -> None:
         # The accounting invariant of docs/metrics.md#bad-input: nothing read vanishes.
@@ -52,6 +55,8 @@ class FileStats:
             "rows_quarantined": self.rows_quarantined,
             "rows_duplicate": self.rows_duplicate,
             "quarantine_reasons": dict(self.quarantine_reasons),
+            "fields_nulled": self.fields_nulled,
+            "field_reasons": dict(self.field_reasons),
             **self.kept_anomalies,
         }
 
@@ -75,6 +80,9 @@ class IngestStats:
     rows_duplicate: int
     quarantine_reasons: dict[str, int]
     kept_anomalies: dict[str, int]
+    # Bad optional values nulled in loaded rows; not rows, so not part of share_bad.
+    fields_nulled: int = 0
+    field_reasons: dict[str, int] = field(default_factory=dict)
 
     @property
     def share_bad(self) -> float:
@@ -103,6 +111,8 @@ class IngestStats:
             "rows_duplicate": self.rows_duplicate,
             "share_bad": round(self.share_bad, 6),
             "quarantine_reasons": dict(sorted(self.quarantine_reasons.items())),
+            "fields_nulled": self.fields_nulled,
+            "field_reasons": dict(sorted(self.field_reasons.items())),
             **self.kept_anomalies,
             "files_read": self.files_read,
             "files_skipped": self.files_skipped,

@@ -21,12 +21,21 @@ the order of REASONS) and a detail naming the column and the value. Reason codes
 - `conflicting_duplicate`: same id, different content and no later updated_at to order them,
   within the batch (the files read together) or against raw (set in duplicates.py).
 
+Field level: a bad value of an optional column marked `field_level` in schema.py (customers'
+created_at, birthday and accepts_*; products.launched_at; events.properties) does not quarantine
+the row. The value is set to null, the row is loaded, and `raw.quarantine` gets a record with
+level `field`, the column, the reason code above and the value as sent (`_fields` below). Such
+records are counted apart (`fields_nulled`): they are not rows, so loaded + quarantined +
+duplicate = read holds per row, and they do not count towards the quarantine threshold (a feed
+that sends bad birthdays is not a broken feed). Ids, required values, version stamps and money
+stay row-level: nulling them would change what the row means.
+
 Kept and counted, never quarantined: orders of customers not in raw.customers
-(`orders_unknown_customer`), order statuses outside the known ones (`orders_unknown_status`; a
-missing status stays null, staging reads it as completed) and unknown event types
-(`events_unknown_type`). An unknown status is kept rather than quarantined because the landing
-contract (docs/metrics.md#inputs) keeps unknown event types the same way and a shop-specific
-status (e.g. `on_hold`) is not wrong data; the count shows it.
+(`orders_unknown_customer`), order statuses neither canonical (docs/metrics.md#inputs) nor mapped by the seed
+order_status_map (`orders_unknown_status`; a missing status stays null, staging reads it as
+completed) and unknown event types (`events_unknown_type`). An unknown status is kept rather than
+quarantined because a shop-specific status is not wrong data: once the shop maps it in the seed,
+its orders count; until then dbt marks them invalid (`unknown_status`) and a warning names it.
 """
 
 from __future__ import annotations
@@ -80,7 +89,8 @@ def future_cutoff(batch_date: dt.date, now: dt.datetime) -> dt.datetime:
 
 def checked_table_sql(schema: EntitySchema, cutoff: dt.datetime) -> str:
     """CREATE the temp table of the chunk's typed rows (from `_ingest_landed`) with `_id` (row id
-    in the chunk), `_file`, `_row`, `_k1..` (the key), `_reason` and `_detail`.
+    in the chunk), `_file`, `_row`, `_k1..` (the key), `_reason`, `_detail` and `_fields` (the
+    field-level problems: a list of (column_name, reason, value, detail)).
 
     Layered so that each value is trimmed, cast and parsed once: the rule chain then only compares
     prepared columns, and the detail text is built for failing rows only.
@@ -128,7 +138,8 @@ def checked_table_sql(schema: EntitySchema, cutoff: dt.datetime) -> str:
         SELECT _id, _file, _row, {names}, _extra,
             {", ".join(f"_k{i + 1}" for i in range(len(schema.key)))},
             split_part(_failure, ':', 1) AS _reason,
-            {detail} AS _detail
+            {detail} AS _detail,
+            {_field_failures(schema)} AS _fields
         FROM failed
     """
 
@@ -223,7 +234,7 @@ def _checks(schema: EntitySchema, cutoff: dt.datetime) -> list[tuple[str, str, s
     ]
     for kind, reason, text in typed_rules:
         for c in cols:
-            if c.kind == kind:
+            if c.kind == kind and not c.field_level:
                 add(reason, c, f'({_s(c)} IS NOT NULL AND "{c.name}" IS NULL)', text)
     for c in cols:
         if c.kind == "decimal":
@@ -238,7 +249,7 @@ def _checks(schema: EntitySchema, cutoff: dt.datetime) -> list[tuple[str, str, s
                 "is not a whole number",
             )
     for c in cols:
-        if c.kind == "json_object":
+        if c.kind == "json_object" and not c.field_level:
             not_object = f"({_j(c)} IS NULL OR json_type({_j(c)}) NOT IN ('OBJECT', 'NULL'))"
             add("bad_json", c, f"({_s(c)} IS NOT NULL AND {not_object})", "is not a JSON object")
     for c in cols:
@@ -264,6 +275,42 @@ def _checks(schema: EntitySchema, cutoff: dt.datetime) -> list[tuple[str, str, s
                 f"is after {cutoff_text} UTC, the latest time this run accepts",
             )
     return checks
+
+
+FIELD_TYPE = "STRUCT(column_name VARCHAR, reason VARCHAR, value VARCHAR, detail VARCHAR)[]"
+
+
+def _field_rule(c: Column) -> tuple[str, str, str] | None:
+    """(reason, condition, text) of a field-level column: the value was sent but does not parse."""
+    if c.kind == "json_object":
+        not_object = f"({_j(c)} IS NULL OR json_type({_j(c)}) NOT IN ('OBJECT', 'NULL'))"
+        return "bad_json", f"({_s(c)} IS NOT NULL AND {not_object})", "is not a JSON object"
+    rules = {
+        "timestamp": ("bad_timestamp", "is not an ISO 8601 timestamp"),
+        "date": ("bad_date", "is not an ISO 8601 date"),
+        "boolean": ("bad_boolean", "is not a boolean"),
+    }
+    if c.kind not in rules:
+        raise ValueError(f"column {c.name} of kind {c.kind} cannot be field-level")
+    reason, text = rules[c.kind]
+    return reason, f'({_s(c)} IS NOT NULL AND "{c.name}" IS NULL)', text
+
+
+def _field_failures(schema: EntitySchema) -> str:
+    """SQL: the list of a row's field-level problems (empty when none)."""
+    items = []
+    for c in schema.columns:
+        if not c.field_level:
+            continue
+        reason, condition, text = _field_rule(c)
+        detail = f"{_detail(c, text)} || '; set to null, the row is kept'"
+        items.append(
+            f"CASE WHEN {condition} THEN struct_pack(column_name := '{c.name}', "
+            f"reason := '{reason}', value := left({_v(c)}, 200), detail := {detail}) END"
+        )
+    if not items:
+        return f"CAST([] AS {FIELD_TYPE})"
+    return f"CAST(list_filter([{', '.join(items)}], lambda x: x IS NOT NULL) AS {FIELD_TYPE})"
 
 
 def _detail(c: Column, text: str) -> str:

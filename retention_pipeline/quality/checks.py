@@ -53,6 +53,9 @@ def build_quality_checks(
         warnings.simplefilter("ignore", dg.PreviewWarning)
         checks = [_raw_check(entity, settings, partitions) for entity in ENTITIES]
         checks += [_mart_check(name, settings, partitions) for name in CHECKED_MARTS]
+    from retention_pipeline.quality.status_check import build_status_check
+
+    checks.append(build_status_check(settings, partitions))
     if asset_keys is not None:
         wanted = set(asset_keys)
         checks = [c for c in checks if {k.asset_key for k in c.check_keys} <= wanted]

@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from retention_pipeline.redact import mask_all
+
 # Read by Great Expectations when a context leaves analytics unset; set before GX is imported.
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -170,15 +172,18 @@ def _outcome(result) -> ExpectationOutcome:
     kwargs = config.kwargs
     meta = config.meta or {}
     details = result.result or {}
+    columns = _columns(kwargs)
+    # Samples go to Dagster metadata and logs: values of personal-data columns are masked.
+    sample = [json_safe(v) for v in details.get("partial_unexpected_list") or []]
     return ExpectationOutcome(
         expectation=config.type,
-        columns=_columns(kwargs),
+        columns=columns,
         severity=meta.get("severity", ERROR),
         success=bool(result.success),
         element_count=_int_or_none(details.get("element_count")),
         unexpected_count=_int_or_none(details.get("unexpected_count")),
         unexpected_percent=_float_or_none(details.get("unexpected_percent")),
-        sample=[json_safe(v) for v in details.get("partial_unexpected_list") or []],
+        sample=mask_all(columns, sample),
         bounds=_bounds(kwargs),
         condition=_condition_text(kwargs.get("row_condition")),
         why=meta.get("why"),

@@ -6,6 +6,7 @@ select
     o.ordered_at_local,
     o.order_date,
     o.status,
+    o.shop_status,
     o.currency,
     o.total_amount,
     o.discount_amount,

@@ -3,21 +3,48 @@ with ranked as (
         *,
         {{ version_rank('order_id', 'coalesce(updated_at, ordered_at)') }} as version_rank
     from {{ source('raw', 'orders') }}
+),
+
+-- The shop's own statuses -> the contract's (seed order_status_map, editable). One row per
+-- normalised status, whatever the seed holds, so the join never repeats an order.
+status_map as (
+    select
+        {{ normalized_status('shop_status') }} as status_key,
+        min(lower(trim(status))) as mapped_status
+    from {{ ref('order_status_map') }}
+    group by {{ normalized_status('shop_status') }}
+),
+
+current_orders as (
+    select
+        *,
+        -- a missing status means completed (docs/metrics.md#inputs)
+        coalesce(nullif(lower(trim(status)), ''), 'completed') as shop_status
+    from ranked
+    where version_rank = 1
+      and ordered_at < {{ as_of_end_utc() }}
 )
 
 select
-    order_id,
-    nullif(trim(customer_id), '') as customer_id,
-    ordered_at,
-    total_amount,
-    -- a missing status means completed (docs/metrics.md#inputs)
-    coalesce(nullif(lower(trim(status)), ''), 'completed') as status,
-    upper(currency) as currency,
-    coalesce(discount_amount, 0) as discount_amount,
-    refunded_amount,
-    nullif(trim(coupon_code), '') as coupon_code,
-    coalesce(nullif(lower(trim(channel)), ''), 'unknown') as channel,
-    updated_at
-from ranked
-where version_rank = 1
-  and ordered_at < {{ as_of_end_utc() }}
+    o.order_id,
+    nullif(trim(o.customer_id), '') as customer_id,
+    o.ordered_at,
+    o.total_amount,
+    o.shop_status,
+    -- canonical as sent, else mapped, else the shop's status as sent (and not known)
+    case
+        when {{ normalized_status('o.shop_status') }} in {{ canonical_order_statuses() }}
+            then {{ normalized_status('o.shop_status') }}
+        else coalesce(m.mapped_status, o.shop_status)
+    end as status,
+    {{ normalized_status('o.shop_status') }} in {{ canonical_order_statuses() }}
+        or m.mapped_status is not null as is_known_status,
+    upper(o.currency) as currency,
+    coalesce(o.discount_amount, 0) as discount_amount,
+    o.refunded_amount,
+    nullif(trim(o.coupon_code), '') as coupon_code,
+    coalesce(nullif(lower(trim(o.channel)), ''), 'unknown') as channel,
+    o.updated_at
+from current_orders as o
+left join status_map as m
+    on m.status_key = {{ normalized_status('o.shop_status') }}
