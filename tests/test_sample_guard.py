@@ -124,3 +124,25 @@ def test_loading_a_real_landing_releases_the_sample_mark(tmp_path, monkeypatch):
     # From now on the warehouse holds real data: the sample never replaces it.
     with pytest.raises(sample_guard.NotTheSampleError, match="warehouse"):
         ensure_sample_landing(settings, AS_OF + dt.timedelta(days=1))
+
+
+def test_the_raw_assets_release_a_sample_warehouse_when_loading_a_real_landing(tmp_path):
+    import dagster as dg
+
+    from retention_pipeline.assets.raw import build_raw_assets
+    from retention_pipeline.partitions import daily_partitions
+
+    warehouse, exports = tmp_path / "w.duckdb", tmp_path / "exports"
+    sample_guard.mark_warehouse(warehouse, {"customers": 1})
+    sample_guard.mark_exports(exports, {"customers": 1})
+    landing = tmp_path / "real"
+    write_csv(landing / "customers.csv", "customer_id", ["c1"])
+    write_csv(landing / "orders.csv", "order_id,customer_id,ordered_at,total_amount", [])
+    settings = load_settings(landing=landing, warehouse=warehouse, exports=exports,
+                             partitions_start=AS_OF)
+    assets = [a for a in build_raw_assets(settings, daily_partitions(settings))
+              if a.key.path[-1] == "customers"]
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert dg.materialize(assets, partition_key=AS_OF.isoformat(), instance=instance).success
+    assert sample_guard.warehouse_mark(warehouse) is None
+    assert not (exports / sample_guard.EXPORTS_MARK).exists()

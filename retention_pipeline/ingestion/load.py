@@ -261,7 +261,7 @@ def _chunk_stats(con, chunk: list[_NewFile], schema: EntitySchema) -> list[FileS
     for index, column, reason, count in con.execute(
         f"""SELECT _file, x.column_name, x.reason, count(*)
             FROM (SELECT _file, unnest(_fields) AS x FROM {CLASSIFIED_TABLE}
-                  WHERE _outcome = 'loaded')
+                  WHERE _outcome = 'loaded' AND _fields IS NOT NULL)
             GROUP BY ALL"""
     ).fetchall():
         fields[index][f"{reason}:{column}"] = count
@@ -345,7 +345,7 @@ def _write(
                        c.x.value AS value, c.x.detail AS detail,
                        CAST(? AS DATE) AS _batch_date, f.ingested_at AS _ingested_at
                 FROM (SELECT _id, _file, _row, unnest(_fields) AS x FROM {CLASSIFIED_TABLE}
-                      WHERE _outcome = 'loaded') c
+                      WHERE _outcome = 'loaded' AND _fields IS NOT NULL) c
                 JOIN {FILES_TABLE} f USING (_file)
                 ORDER BY c._id, c.x.column_name""",
             [schema.name, batch_date],

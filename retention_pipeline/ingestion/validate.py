@@ -90,7 +90,7 @@ def future_cutoff(batch_date: dt.date, now: dt.datetime) -> dt.datetime:
 def checked_table_sql(schema: EntitySchema, cutoff: dt.datetime) -> str:
     """CREATE the temp table of the chunk's typed rows (from `_ingest_landed`) with `_id` (row id
     in the chunk), `_file`, `_row`, `_k1..` (the key), `_reason`, `_detail` and `_fields` (the
-    field-level problems: a list of (column_name, reason, value, detail)).
+    field-level problems: a list of (column_name, reason, value, detail); null when none).
 
     Layered so that each value is trimmed, cast and parsed once: the rule chain then only compares
     prepared columns, and the detail text is built for failing rows only.
@@ -280,7 +280,7 @@ def _checks(schema: EntitySchema, cutoff: dt.datetime) -> list[tuple[str, str, s
 FIELD_TYPE = "STRUCT(column_name VARCHAR, reason VARCHAR, value VARCHAR, detail VARCHAR)[]"
 
 
-def _field_rule(c: Column) -> tuple[str, str, str] | None:
+def _field_rule(c: Column) -> tuple[str, str, str]:
     """(reason, condition, text) of a field-level column: the value was sent but does not parse."""
     if c.kind == "json_object":
         not_object = f"({_j(c)} IS NULL OR json_type({_j(c)}) NOT IN ('OBJECT', 'NULL'))"
@@ -298,19 +298,22 @@ def _field_rule(c: Column) -> tuple[str, str, str] | None:
 
 def _field_failures(schema: EntitySchema) -> str:
     """SQL: the list of a row's field-level problems (empty when none)."""
-    items = []
+    items, conditions = [], []
     for c in schema.columns:
         if not c.field_level:
             continue
         reason, condition, text = _field_rule(c)
         detail = f"{_detail(c, text)} || '; set to null, the row is kept'"
+        conditions.append(condition)
         items.append(
             f"CASE WHEN {condition} THEN struct_pack(column_name := '{c.name}', "
             f"reason := '{reason}', value := left({_v(c)}, 200), detail := {detail}) END"
         )
     if not items:
-        return f"CAST([] AS {FIELD_TYPE})"
-    return f"CAST(list_filter([{', '.join(items)}], lambda x: x IS NOT NULL) AS {FIELD_TYPE})"
+        return f"CAST(NULL AS {FIELD_TYPE})"
+    # Null for the (nearly all) rows without a problem: no list is built per row.
+    listed = f"list_filter([{', '.join(items)}], lambda x: x IS NOT NULL)"
+    return f"CASE WHEN {' OR '.join(conditions)} THEN CAST({listed} AS {FIELD_TYPE}) END"
 
 
 def _detail(c: Column, text: str) -> str:
