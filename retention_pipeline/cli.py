@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -74,16 +75,36 @@ def _load(config, **flags):
         raise click.UsageError(f"invalid settings: {exc}") from exc
 
 
+def _progress(line: str) -> None:
+    click.echo(f"[{dt.datetime.now():%H:%M:%S}] {line}")
+
+
 @main.command()
 @_settings_options
+@click.option("--verbose", is_flag=True, default=None,
+              help="Also print dbt's own log lines (default: one line per step).")
 def run(config, **flags) -> None:
-    """Materialize every asset for one day through Dagster, then print a summary."""
+    """Materialize every asset for one day through Dagster, then print a summary.
+
+    Exit codes: 0 success, 1 a step or a blocking check failed, 2 invalid settings,
+    130 interrupted by Ctrl-C (SIGINT), 143 stopped by SIGTERM.
+    """
+    from retention_pipeline.operations.processes import end_children
+    from retention_pipeline.operations.stopping import StopWatcher, exit_code
     from retention_pipeline.runner import run_pipeline
     from retention_pipeline.summary import format_summary
 
     settings = _load(config, **flags)
     started = time.perf_counter()
-    outcome = run_pipeline(settings)
+    with StopWatcher(_progress) as stop:
+        try:
+            outcome = run_pipeline(settings, echo=_progress)
+        except KeyboardInterrupt:
+            outcome = None
+        if stop.stopped or outcome is None:
+            end_children()
+            _progress(f"interrupted after {time.perf_counter() - started:.1f} s")
+            sys.exit(exit_code(stop.signum or signal.SIGINT))
     click.echo(format_summary(settings, outcome))
     click.echo(f"took {time.perf_counter() - started:.1f} s")
     ok = outcome.success and outcome.blocking_checks_passed
