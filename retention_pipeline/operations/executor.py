@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dagster as dg
 from dagster._core.definitions.executor_definition import IN_PROC_CONFIG
-from dagster._core.events import DagsterEvent
+from dagster._core.events import DagsterEvent, EngineEventData
 from dagster._core.executor.in_process import InProcessExecutor
 from dagster._core.executor.init import InitExecutorContext
 
@@ -36,9 +36,10 @@ class WriterLockedInProcessExecutor(InProcessExecutor):
                 yield DagsterEvent.engine_event(
                     plan_context,
                     f"Waiting for {who} to release the warehouse ({lock.path}), {waited:.0f} s so far",
+                    EngineEventData(),
                 )
             for message in recover_dead_runs(instance, own_run_id=run_id, holds_writer_lock=True):
-                yield DagsterEvent.engine_event(plan_context, message)
+                yield DagsterEvent.engine_event(plan_context, message, EngineEventData())
             yield from super().execute(plan_context, execution_plan)
         finally:
             if instance.event_log_storage.supports_global_concurrency_limits:
