@@ -23,6 +23,7 @@ TYPES = {
     dg.DagsterEventType.STEP_SUCCESS,
     dg.DagsterEventType.STEP_FAILURE,
     dg.DagsterEventType.ASSET_MATERIALIZATION,
+    dg.DagsterEventType.ASSET_CHECK_EVALUATION,
 }
 
 
@@ -44,6 +45,16 @@ class _Step:
     started: float
     assets: int = 0
     rows: int = 0
+    checks_passed: int = 0
+    checks_failed: int = 0
+
+    def summary(self) -> str:
+        parts = []
+        if self.assets:
+            parts.append(f"{self.assets} assets, {self.rows:,} rows")
+        if self.checks_passed or self.checks_failed:
+            parts.append(f"{self.checks_passed} checks passed, {self.checks_failed} failed")
+        return "; ".join(parts) or "nothing written"
 
 
 @dataclass
@@ -108,14 +119,19 @@ class ProgressPrinter:
         elif kind == dg.DagsterEventType.ASSET_MATERIALIZATION and step in self.running:
             self.running[step].assets += 1
             self.running[step].rows += rows_of(event.event_specific_data.materialization.metadata)
+        elif kind == dg.DagsterEventType.ASSET_CHECK_EVALUATION and step in self.running:
+            if event.event_specific_data.passed:
+                self.running[step].checks_passed += 1
+            else:
+                self.running[step].checks_failed += 1
         elif kind in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
             state = self.running.pop(step, _Step(started=entry.timestamp))
             self.finished += 1
             took = duration(entry.timestamp - state.started)
             if kind == dg.DagsterEventType.STEP_SUCCESS:
-                self.echo(f"✓ {step} done in {took}: {state.assets} assets, {state.rows:,} rows")
+                self.echo(f"✓ {step} done in {took}: {state.summary()}")
             else:
-                self.echo(f"✗ {step} failed after {took}")
+                self.echo(f"✗ {step} failed after {took}: {state.summary()}")
 
     def _heartbeat(self) -> None:
         now = time.time()
