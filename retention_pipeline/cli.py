@@ -95,6 +95,9 @@ def run(config, **flags) -> None:
     from retention_pipeline.summary import format_summary
 
     settings = _load(config, **flags)
+    # dbt gets 8 s to stop on an interrupt (dagster-dbt's default is 25), so that SIGTERM ends
+    # the run well inside systemd's default 90 s and a deploy's patience.
+    os.environ.setdefault("DAGSTER_DBT_TERMINATION_TIMEOUT_SECONDS", "8")
     started = time.perf_counter()
     with StopWatcher(_progress) as stop:
         try:
@@ -104,7 +107,13 @@ def run(config, **flags) -> None:
         if stop.stopped or outcome is None:
             end_children()
             _progress(f"interrupted after {time.perf_counter() - started:.1f} s")
-            sys.exit(exit_code(stop.signum or signal.SIGINT))
+            code = exit_code(stop.signum or signal.SIGINT)
+    if outcome is None or stop.stopped:
+        # The run is marked failed, its slot and the lock are free, the children are gone: exit
+        # now rather than wait for worker threads of the interrupted libraries to wind down.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     click.echo(format_summary(settings, outcome))
     click.echo(f"took {time.perf_counter() - started:.1f} s")
     ok = outcome.success and outcome.blocking_checks_passed

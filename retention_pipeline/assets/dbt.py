@@ -118,7 +118,7 @@ def _without_dbt_stdout(events):
             yield event
 
 
-def _end_process(process, timeout: float = 10.0) -> None:
+def _end_process(process, timeout: float = 5.0) -> None:
     if process.poll() is not None:
         return
     process.terminate()

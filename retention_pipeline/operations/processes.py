@@ -89,7 +89,7 @@ def child_pids(parent: int) -> list[int]:
     return children
 
 
-def end_children(timeout: float = 10.0) -> list[int]:
+def end_children(timeout: float = 3.0) -> list[int]:
     """SIGTERM, then SIGKILL, every child of this process and their process groups' members.
 
     dbt is started by dagster-dbt as a plain child (same process group as us), so it is found here
