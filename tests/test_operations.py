@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -176,3 +177,31 @@ def test_a_launched_run_tags_its_process_waits_for_the_lock_and_frees_leftovers(
     assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE
     assert _slot_holders(instance) == set()
     assert not WriterLock(warehouse).holder()  # released, and the holder record cleared
+
+
+STOP_SCRIPT = """
+import os, sys, time
+from dagster._utils.interrupts import capture_interrupts
+from retention_pipeline.operations.stopping import StopWatcher, exit_code
+with StopWatcher(lambda line: print(line, flush=True), grace_s=2.0) as stop:
+    try:
+        with capture_interrupts():  # as while Dagster waits on a pool: signals only recorded
+            print("waiting", flush=True)
+            while True:
+                time.sleep(0.05)
+    except KeyboardInterrupt:
+        pass
+os._exit(exit_code(stop.signum))
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_even_code_where_dagster_defers_interrupts(signum):
+    child = subprocess.Popen([sys.executable, "-c", STOP_SCRIPT], stdout=subprocess.PIPE,
+                             text=True)
+    assert child.stdout.readline().strip() == "waiting"
+    sent = time.monotonic()
+    child.send_signal(signum)
+    assert child.wait(timeout=20) == 128 + signum
+    assert time.monotonic() - sent < 10
+    assert f"{signal.Signals(signum).name} received" in child.stdout.read()
