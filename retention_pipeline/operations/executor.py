@@ -14,6 +14,7 @@ from dagster._core.definitions.executor_definition import IN_PROC_CONFIG
 from dagster._core.events import DagsterEvent, EngineEventData
 from dagster._core.executor.in_process import InProcessExecutor
 from dagster._core.executor.init import InitExecutorContext
+from dagster._utils.interrupts import pop_captured_interrupt
 
 from retention_pipeline.operations import processes
 from retention_pipeline.operations.recovery import recover_dead_runs
@@ -32,7 +33,9 @@ class WriterLockedInProcessExecutor(InProcessExecutor):
         instance.add_run_tags(run_id, me.as_tags())
         lock = WriterLock(self._warehouse)
         try:
-            for who, waited in lock.waiting(holder_record(run_id, me.pid)):
+            # Dagster defers SIGTERM/SIGINT here (outside any step): look for them while waiting.
+            waiting = lock.waiting(holder_record(run_id, me.pid), interrupted=pop_captured_interrupt)
+            for who, waited in waiting:
                 yield DagsterEvent.engine_event(
                     plan_context,
                     f"Waiting for {who} to release the warehouse ({lock.path}), {waited:.0f} s so far",

@@ -61,13 +61,19 @@ class WriterLock:
         for who, waited in self.waiting(holder):
             on_wait(who, waited)
 
-    def waiting(self, holder: dict) -> Iterator[tuple[str, float]]:
+    def waiting(
+        self, holder: dict, interrupted: Callable[[], bool] = lambda: False
+    ) -> Iterator[tuple[str, float]]:
         """Yields (who holds the lock, seconds waited) at once and every 30 s until it is ours.
 
-        Polls once a second (an interruptible sleep, so SIGTERM/Ctrl-C stop the wait at once)."""
+        Polls once a second (an interruptible sleep, so SIGTERM/Ctrl-C stop the wait at once;
+        where Dagster defers signals, `interrupted()` says one came and the wait ends with
+        KeyboardInterrupt)."""
         started = time.monotonic()
         next_message = started
         while not self.try_acquire(holder):
+            if interrupted():
+                raise KeyboardInterrupt("stopped while waiting for the writer lock")
             now = time.monotonic()
             if now >= next_message:
                 yield describe_holder(self.holder()), now - started
