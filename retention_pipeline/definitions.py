@@ -87,8 +87,10 @@ def _recovering(schedule: dg.ScheduleDefinition) -> dg.ScheduleDefinition:
     evaluate = schedule._execution_fn.wrapped_fn  # what build_schedule_from_partitioned_job made
 
     def evaluate_after_recovery(context: dg.ScheduleEvaluationContext):
-        for message in recover_dead_runs(context.instance):
-            context.log.warning(message)
+        # (An ephemeral instance, as in tests, has no runs of earlier processes to recover.)
+        if context.instance_ref is not None:
+            for message in recover_dead_runs(context.instance):
+                context.log.warning(message)
         return evaluate(context)
 
     return dg.ScheduleDefinition(
