@@ -75,42 +75,46 @@ def is_alive(identity: ProcessIdentity) -> bool | None:
     return not identity.start or started == identity.start
 
 
-def child_pids(parent: int) -> list[int]:
-    """Direct children of a process (Linux /proc); empty elsewhere."""
-    children = []
+def descendants(root: int) -> list[int]:
+    """Every process below `root` (children, their children …), from /proc; empty elsewhere."""
+    children: dict[int, list[int]] = {}
     for entry in Path("/proc").glob("[0-9]*/stat"):
         try:
             stat = entry.read_text()
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[1]) == parent:
-            children.append(int(entry.parent.name))
-    return children
+        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+        children.setdefault(ppid, []).append(int(entry.parent.name))
+    found, todo = [], list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
 
 
 def end_children(timeout: float = 3.0) -> list[int]:
-    """SIGTERM, then SIGKILL, every child of this process and their process groups' members.
+    """SIGTERM, then SIGKILL, every process below this one.
 
-    dbt is started by dagster-dbt as a plain child (same process group as us), so it is found here
-    even when the step that started it never reached its clean-up.
+    dbt is started by dagster-dbt as a plain child, and Dagster starts helpers of its own, so they
+    are found here even when the step that started them never reached its clean-up.
     """
     import time
 
-    children = child_pids(os.getpid())
-    for pid in children:
+    below = descendants(os.getpid())
+    for pid in below:
         _signal(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and any(_running(pid) for pid in children):
+    while time.monotonic() < deadline and any(_running(pid) for pid in below):
         time.sleep(0.1)
-    for pid in children:
+    for pid in below:
         if _running(pid):
             _signal(pid, signal.SIGKILL)
         try:
             os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
             pass
-    return children
+    return below
 
 
 def _running(pid: int) -> bool:
