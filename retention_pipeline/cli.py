@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -86,16 +87,45 @@ def _guarded(func, *args):
         raise click.ClickException(redact_url(exc)) from exc
 
 
+def _progress(line: str) -> None:
+    click.echo(f"[{dt.datetime.now():%H:%M:%S}] {line}")
+
+
 @main.command()
 @_settings_options
+@click.option("--verbose", is_flag=True, default=None,
+              help="Also print dbt's own log lines (default: one line per step).")
 def run(config, **flags) -> None:
-    """Materialize every asset for one day through Dagster, then print a summary."""
+    """Materialize every asset for one day through Dagster, then print a summary.
+
+    Exit codes: 0 success, 1 a step or a blocking check failed, 2 invalid settings,
+    130 interrupted by Ctrl-C (SIGINT), 143 stopped by SIGTERM.
+    """
+    from retention_pipeline.operations.processes import end_children
+    from retention_pipeline.operations.stopping import StopWatcher, exit_code
     from retention_pipeline.runner import run_pipeline
     from retention_pipeline.summary import format_summary
 
     settings = _load(config, **flags)
+    # dbt gets 8 s to stop on an interrupt (dagster-dbt's default is 25), so that SIGTERM ends
+    # the run well inside systemd's default 90 s and a deploy's patience.
+    os.environ.setdefault("DAGSTER_DBT_TERMINATION_TIMEOUT_SECONDS", "8")
     started = time.perf_counter()
-    outcome = _guarded(run_pipeline, settings)
+    with StopWatcher(_progress) as stop:
+        try:
+            outcome = _guarded(run_pipeline, settings, _progress)
+        except KeyboardInterrupt:
+            outcome = None
+        if stop.stopped or outcome is None:
+            end_children()
+            _progress(f"interrupted after {time.perf_counter() - started:.1f} s")
+            code = exit_code(stop.signum or signal.SIGINT)
+    if outcome is None or stop.stopped:
+        # The run is marked failed, its slot and the lock are free, the children are gone: exit
+        # now rather than wait for worker threads of the interrupted libraries to wind down.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     click.echo(format_summary(settings, outcome))
     click.echo(f"took {time.perf_counter() - started:.1f} s")
     ok = outcome.success and outcome.blocking_checks_passed

@@ -27,6 +27,8 @@ def build_definitions(settings: Settings, earliest: dt.date | None = None) -> dg
     )
     from retention_pipeline.assets.predictions import build_prediction_assets
     from retention_pipeline.assets.raw import build_raw_assets
+    from retention_pipeline.operations.executor import writer_locked_executor
+    from retention_pipeline.operations.freshness import with_marts_freshness
     from retention_pipeline.partitions import daily_partitions
     from retention_pipeline.quality import build_quality_checks
 
@@ -45,6 +47,7 @@ def build_definitions(settings: Settings, earliest: dt.date | None = None) -> dg
         *build_prediction_assets(settings, partitions),
         *build_activation_assets(settings, partitions),
     ]
+    assets = with_marts_freshness(assets, settings)
     asset_keys = {key for asset in assets for key in asset.keys}
     checks = build_quality_checks(settings, partitions, asset_keys=asset_keys)
     job = dg.define_asset_job(
@@ -53,21 +56,50 @@ def build_definitions(settings: Settings, earliest: dt.date | None = None) -> dg
         partitions_def=partitions,
         description="Everything for one day: ingestion, dbt models and tests, predictions, activation.",
     )
-    schedule = dg.build_schedule_from_partitioned_job(
+    schedule = _recovering(dg.build_schedule_from_partitioned_job(
         job,
         name="daily_refresh_schedule",
         hour_of_day=settings.schedule_hour,
         minute_of_hour=0,
         description="Every morning in the reporting time zone: the run for that day (the as-of date).",
-    )
+    ))
     return dg.Definitions(
         assets=assets,
         asset_checks=checks,
         jobs=[job],
         schedules=[schedule],
         resources={"dbt": dbt_resource(project)},
-        # One DuckDB writer at a time: the steps of a run never overlap.
-        executor=dg.in_process_executor,
+        # One DuckDB writer at a time: the steps of a run never overlap, and a run holds the
+        # warehouse's file lock throughout (docs/operations.md).
+        executor=writer_locked_executor(settings.warehouse.resolve()),
+    )
+
+
+def _recovering(schedule: dg.ScheduleDefinition) -> dg.ScheduleDefinition:
+    """The schedule, first failing runs whose process died (and freeing their pool slots).
+
+    The sweep runs in the schedule's evaluation, in the code server, before the tick's run is
+    queued: a dead run still counted as in progress would otherwise hold the run queue's only
+    place (max_concurrent_runs 1) and the new run would never leave the queue.
+    """
+    from retention_pipeline.operations.recovery import recover_dead_runs
+
+    evaluate = schedule._execution_fn.wrapped_fn  # what build_schedule_from_partitioned_job made
+
+    def evaluate_after_recovery(context: dg.ScheduleEvaluationContext):
+        # (An ephemeral instance, as in tests, has no runs of earlier processes to recover.)
+        if context.instance_ref is not None:
+            for message in recover_dead_runs(context.instance):
+                context.log.warning(message)
+        return evaluate(context)
+
+    return dg.ScheduleDefinition(
+        name=schedule.name,
+        cron_schedule=schedule.cron_schedule,
+        execution_timezone=schedule.execution_timezone,
+        job=schedule.job,
+        description=schedule.description,
+        execution_fn=evaluate_after_recovery,
     )
 
 

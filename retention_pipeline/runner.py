@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,28 +97,75 @@ def ensure_sample_landing(settings: Settings, as_of) -> Path:
     return landing
 
 
-def run_pipeline(settings: Settings) -> RunOutcome:
-    """Materialize every asset for the as-of date in one Dagster run, on the persistent instance."""
-    from retention_pipeline.assets.dbt import prepare_manifest
-    from retention_pipeline.definitions import DAILY_JOB, build_definitions
+def run_pipeline(settings: Settings, echo: Callable[[str], None] | None = None) -> RunOutcome:
+    """Materialize every asset for the as-of date in one Dagster run, on the persistent instance.
 
+    The run holds the warehouse's writer lock throughout (a second run waits, saying for whom),
+    first marks runs whose process died as failed and frees their pool slots, and with `echo`
+    reports each step's start and end, and every 30 s what is running (docs/operations.md).
+    """
+    from dagster._core.utils import make_new_run_id
+
+    from retention_pipeline.assets.dbt import QUIET_DBT_TAG, prepare_manifest
+    from retention_pipeline.definitions import DAILY_JOB, build_definitions
+    from retention_pipeline.operations import processes
+    from retention_pipeline.operations.progress import ProgressPrinter, duration
+    from retention_pipeline.operations.recovery import recover_dead_runs
+    from retention_pipeline.operations.writer_lock import WriterLock, holder_record
+
+    say = echo or (lambda _line: None)
     as_of = settings.effective_as_of
     home = prepare_environment(settings)
-    if settings.landing is None:
-        settings = settings.model_copy(update={"landing": ensure_sample_landing(settings, as_of)})
-    # The manifest is made by the command itself, so it always matches the dbt project on disk.
-    prepare_manifest()
-    defs = build_definitions(settings, earliest=as_of)
-    job = defs.resolve_job_def(DAILY_JOB)
+    run_id = make_new_run_id()
+    me = processes.current()
+    ref = InstanceRef.from_dir(str(home))
+    lock = WriterLock(settings.warehouse)
     # The persistent instance of dagster_home: runs of the CLI show up in the UI too.
-    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
-        result = job.execute_in_process(
-            partition_key=as_of.isoformat(),
-            instance=instance,
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+    with dg.DagsterInstance.from_ref(ref) as instance:
+        for message in recover_dead_runs(instance):
+            say(message)
+        lock.acquire(
+            holder_record(run_id, me.pid),
+            on_wait=lambda who, waited: say(
+                f"waiting for {who} to release the warehouse… ({duration(waited)} so far)"),
         )
+        try:
+            for message in recover_dead_runs(instance, own_run_id=run_id, holds_writer_lock=True):
+                say(message)
+            if settings.landing is None:
+                settings = settings.model_copy(
+                    update={"landing": ensure_sample_landing(settings, as_of)})
+            # The manifest is made by the command itself, so it always matches the dbt project.
+            prepare_manifest()
+            defs = build_definitions(settings, earliest=as_of)
+            job = defs.resolve_job_def(DAILY_JOB)
+            tags = {**me.as_tags(), **({} if settings.verbose else {QUIET_DBT_TAG: "true"})}
+            progress = ProgressPrinter(ref, run_id, say).start() if echo else None
+            try:
+                result = job.execute_in_process(
+                    partition_key=as_of.isoformat(),
+                    instance=instance,
+                    raise_on_error=False,
+                    run_id=run_id,
+                    tags=tags,
+                    run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+                )
+            finally:
+                if progress is not None:
+                    progress.stop()
+                _settle(instance, run_id)
+        finally:
+            lock.release()
     return _outcome(result, as_of.isoformat())
+
+
+def _settle(instance: dg.DagsterInstance, run_id: str) -> None:
+    """After an interrupted run: the run is marked failed and its pool slots are free."""
+    run = instance.get_run_by_id(run_id)
+    if run is not None and not run.is_finished:
+        instance.report_run_failed(run, message="Interrupted (SIGTERM or Ctrl-C).")
+    if instance.event_log_storage.supports_global_concurrency_limits:
+        instance.event_log_storage.free_concurrency_slots_for_run(run_id)
 
 
 def _root_cause(error) -> str:

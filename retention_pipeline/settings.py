@@ -57,6 +57,14 @@ class Settings(BaseSettings):
     schedule_hour: int = Field(
         6, ge=0, le=23, description="Local hour (reporting time zone) of the daily scheduled run."
     )
+    freshness_grace_hours: float = Field(
+        2.0, gt=0, le=23, description="The marts are stale (freshness policy, shown in the UI) when "
+        "the morning run has not landed by schedule_hour plus this many hours.",
+    )
+    verbose: bool = Field(
+        False, description="`retention run` also prints dbt's own log lines (otherwise one line "
+        "per step start and end, and one every 30 s while a step runs or waits).",
+    )
 
     # --- data quality -------------------------------------------------------------------------
     quarantine_threshold: float = Field(

@@ -8,9 +8,10 @@ needs reach the models as `--vars`.
 import fcntl
 import json
 import os
+import subprocess
 import sys
 from collections.abc import Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 from typing import Any
 
@@ -86,15 +87,46 @@ def build_dbt_assets(settings: Settings, partitions: dg.PartitionsDefinition, pr
         os.environ["RETENTION_WAREHOUSE"] = str(settings.warehouse.resolve())
         dbt_vars = json.dumps(settings.dbt_vars(as_of))
         invocation = dbt.cli(["build", "--vars", dbt_vars], context=context)
+        events = invocation.stream()
+        if context.run.tags.get(QUIET_DBT_TAG) == "true":
+            events = _without_dbt_stdout(events)
         try:
-            yield from _with_mart_reports(context, invocation.stream(), settings)
+            yield from _with_mart_reports(context, events, settings)
         finally:
-            # Never leave a dbt process holding the warehouse's write lock after a failure.
-            if invocation.process.poll() is None:
-                invocation.process.terminate()
-                invocation.process.wait(timeout=60)
+            # Never leave a dbt process holding the warehouse's write lock after a failure or
+            # an interrupt (dagster-dbt forwards SIGINT to dbt; this makes sure it is gone).
+            _end_process(invocation.process)
 
     return dbt_models
+
+
+# Run tag set by `retention run` without --verbose: dbt's own log lines stay out of its output.
+QUIET_DBT_TAG = "retention/quiet_dbt"
+
+
+def _without_dbt_stdout(events):
+    """dagster-dbt echoes every dbt log line to stdout while streaming; drop those lines, only
+    while the next event is being read (so nothing else's output is touched)."""
+    iterator = iter(events)
+    with open(os.devnull, "w") as sink:
+        while True:
+            with redirect_stdout(sink):
+                try:
+                    event = next(iterator)
+                except StopIteration:
+                    return
+            yield event
+
+
+def _end_process(process, timeout: float = 5.0) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout)
 
 
 def dbt_resource(project: DbtProject) -> DbtCliResource:
