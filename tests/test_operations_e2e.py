@@ -178,7 +178,6 @@ def test_sigterm_stops_a_waiting_run_and_a_run_in_dbt_and_the_next_starts_at_onc
         assert run.group_gone(), "a child process (dbt) outlived the run:\n" + subprocess.run(
             ["ps", "-o", "pid,stat,cmd", "-g", str(run.process.pid)], capture_output=True,
             text=True, check=False).stdout
-    assert "SIGTERM received" in first.output
     assert re.search(rf"✗ {DBT_STEP} failed", first.output), first.output[-3000:]
     assert dg.DagsterRunStatus.STARTED not in _runs_by_status(tmp_path).values()
     assert _slot_holders(tmp_path) == set()
