@@ -139,3 +139,15 @@ def test_file_helpers_for_other_writers(tmp_path):
     copy.write_bytes(b"x")
     make_private(copy)
     assert _mode(copy) == private_file_mode() == 0o600
+
+
+def test_the_new_settings_come_from_env_and_toml(tmp_path, monkeypatch):
+    from retention_pipeline.settings import load_settings
+
+    monkeypatch.setenv("RETENTION_EXPORT_ESCAPE_FORMULAS", "false")
+    config = tmp_path / "retention.toml"
+    config.write_text("[retention]\nprivate_files_group_readable = true\n")
+    settings = load_settings(config=config)
+    assert settings.export_escape_formulas is False
+    assert settings.private_files_group_readable is True
+    assert private_file_mode(settings) == 0o640
