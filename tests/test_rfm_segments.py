@@ -70,8 +70,9 @@ def _dbt_build_seed(tmp_path: Path, seed_text: str) -> subprocess.CompletedProce
     dbt = Path(sys.executable).parent / "dbt"
     return subprocess.run(
         [str(dbt), "build", "--select", "rfm_segments", "int_rfm_segment_cells",
+         "--indirect-selection", "cautious",
          "--project-dir", str(project), "--profiles-dir", str(project)],
-        cwd=project, env=env, capture_output=True, text=True, timeout=300,
+        cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False,
     )
 
 
@@ -92,6 +93,7 @@ def test_dbt_refuses_a_map_with_a_gap_an_overlap_and_an_idle_segment(tmp_path):
     assert "segment 'Sleepers' owns no cell" in output
 
 
+@pytest.mark.slow
 def test_dbt_builds_the_cells_of_the_default_map(tmp_path):
     result = _dbt_build_seed(tmp_path, SEED.read_text())
     assert result.returncode == 0, result.stdout + result.stderr

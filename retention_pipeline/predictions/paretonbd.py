@@ -26,6 +26,7 @@ difference of the (vectorised, cheap) mean log-likelihood in log-parameters.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -94,7 +95,7 @@ def _log_dropout_integral_quad(r, alpha, s, beta, x, t_x, T) -> float:
     edges = sorted({t_x, *(t_x + f * scale for f in (1, 10, 100) if t_x + f * scale < T), T})
     body = sum(
         integrate.quad(lambda u: np.exp(log_f(u) - top), lo, hi, limit=200, epsrel=1e-11)[0]
-        for lo, hi in zip(edges[:-1], edges[1:])
+        for lo, hi in itertools.pairwise(edges)
     )
     return float(top + np.log(body)) if body > 0 else -np.inf
 
