@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 
 import duckdb
+import numpy as np
 
 from retention_pipeline.settings import Settings
 
@@ -38,6 +39,7 @@ LIMITING_CASES = {
     "repeat purchase with the same probability a / (a + b))",
     ("bgnbd", "b"): "a, b -> inf: no dropout heterogeneity (every customer drops out after a "
     "repeat purchase with the same probability a / (a + b))",
+    ("bgnbd", "a0"): "a -> 0: no dropout (every customer stays alive, P(alive) = 1)",
     ("bgnbd", "r"): "r -> inf: no purchase-rate heterogeneity (one rate r / alpha for all)",
     ("pareto_nbd", "s"): "s, beta -> inf: no dropout heterogeneity (one dropout rate s / beta "
     "for all)",
@@ -175,9 +177,33 @@ def read_holdout_errors(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> dict[
     return {model: float(error) for model, error in rows}
 
 
+# A gamma or beta mixing distribution this narrow (coefficient of variation) is no heterogeneity
+# in practice: the fit sits on the flat ridge towards the limiting model, at the bound or not.
+NARROW_CV = 0.15
+
+
+def _narrow(fit: ModelFit) -> list[str]:
+    """Parameters whose mixing distribution is all but a point mass."""
+    p = fit.params or {}
+    narrow = []
+    if fit.model == "bgnbd" and p:
+        mean = p["a"] / (p["a"] + p["b"])
+        if np.sqrt((1 - mean) / (mean * (p["a"] + p["b"] + 1))) < NARROW_CV:
+            narrow.append("a")
+    if fit.model == "pareto_nbd" and p and 1 / np.sqrt(p["s"]) < NARROW_CV:
+        narrow.append("s")
+    if p and "r" in p and 1 / np.sqrt(p["r"]) < NARROW_CV:
+        narrow.append("r")
+    return narrow
+
+
 def limiting_case(fit: ModelFit) -> str | None:
-    """The limiting model a fit at a search bound stands for, or None."""
-    cases = dict.fromkeys(LIMITING_CASES.get((fit.model, n), "") for n in fit.at_bounds)
+    """The limiting model a fit at a search bound (or on the ridge towards it) stands for."""
+    names = [*fit.at_bounds, *_narrow(fit)]
+    if fit.model == "bgnbd" and "a" in fit.at_bounds and fit.params and fit.params["a"] < 1:
+        names.remove("a")  # the lower bound: a -> 0 is the model without dropout
+        names.insert(0, "a0")
+    cases = dict.fromkeys(LIMITING_CASES.get((fit.model, n), "") for n in names)
     cases.pop("", None)
     return "; ".join(cases) or None
 

@@ -14,7 +14,7 @@ import duckdb
 
 from retention_pipeline.settings import Settings
 
-from .histories import occasions_until
+from .histories import occasions_until, require_occasions
 
 TOO_FEW_CUSTOMERS = "too_few_customers"
 TOO_SHORT_HISTORY = "too_short_history"
@@ -36,6 +36,7 @@ class DataCheck:
 
 def check_data(con: duckdb.DuckDBPyConnection, as_of: dt.date, settings: Settings) -> DataCheck:
     """The minimums of the settings against the occasions up to `as_of`."""
+    require_occasions(con)
     customers, first, frequent = con.execute(
         f"""
         with per_customer as (
