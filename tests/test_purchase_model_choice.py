@@ -150,3 +150,22 @@ def test_limiting_cases_are_named():
     assert limiting_case(never).startswith("a -> 0: no dropout")
     usual = _fit("bgnbd", -1, params={"r": 0.24, "alpha": 4.4, "a": 0.79, "b": 2.4})
     assert limiting_case(usual) is None
+
+
+def test_a_history_table_of_an_earlier_version_gets_the_new_columns(tmp_path):
+    import duckdb
+
+    from retention_pipeline.predictions.tables import MODEL_FIT, replace_as_of_rows
+
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        con.execute("create schema marts")
+        con.execute("create table marts.model_fit (as_of_date date, model varchar, "
+                    "parameter varchar, value double)")
+        con.execute("insert into marts.model_fit values ('2026-01-01', 'bgnbd', 'r', 0.5)")
+        replace_as_of_rows(con, MODEL_FIT, dt.date(2026, 2, 1), [
+            {"as_of_date": dt.date(2026, 2, 1), "model": "pareto_nbd", "parameter": "s",
+             "value": 0.6, "selected": True, "selection_reason": "test"},
+        ])
+        rows = con.execute("select as_of_date, model, selected from marts.model_fit "
+                           "order by as_of_date").fetchall()
+    assert rows == [(dt.date(2026, 1, 1), "bgnbd", None), (dt.date(2026, 2, 1), "pareto_nbd", True)]
