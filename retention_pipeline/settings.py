@@ -11,7 +11,7 @@ import datetime as dt
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
@@ -210,6 +210,22 @@ class Settings(BaseSettings):
     backtest_holdout_days: int = Field(
         273, ge=1, description="Length of the backtest holdout period ending on the as-of date "
         "(273 days = 39 weeks), when backtest_calibration_end is not set.",
+    )
+    purchase_model: Literal["auto", "bgnbd", "pareto_nbd"] = Field(
+        "auto", description="Purchase model of customer_predictions: 'bgnbd', 'pareto_nbd', or "
+        "'auto' (the one with the smaller holdout error in model_backtest; docs/predictions.md).",
+    )
+    prediction_min_customers: int = Field(
+        500, ge=1, description="Fewer customers with a valid purchase than this: no predictions "
+        "are published (empty tables, the reason in model_fit and the asset metadata).",
+    )
+    prediction_min_history_days: int = Field(
+        180, ge=0, description="Fewer days from the first occasion to the as-of date than this: "
+        "no predictions are published.",
+    )
+    prediction_min_frequent_customers: int = Field(
+        10, ge=0, description="Fewer customers with 3 or more occasions than this: no predictions "
+        "are published (dropout cannot be told from slow buying without them).",
     )
     cycle_min_samples: int = Field(
         30, ge=1, description="Least number of gaps between consecutive occasions with a category "

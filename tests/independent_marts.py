@@ -25,21 +25,15 @@ WINDOWS = (30, 60, 90, 180, 365)
 COHORT_FREQ = {"week": "W-SUN", "month": "M"}  # a W-SUN period runs Monday..Sunday (ISO week)
 PERIOD_FREQ = {"day": "D", **COHORT_FREQ}
 
-# docs/metrics.md#rfm-segment-map, in order: (segment, r_score range, fm_score range), bounds
-# inclusive.
-SEGMENTS = (
-    ("Champions", (4, 5), (4, 5)),
-    ("Loyal Customers", (2, 5), (3, 5)),
-    ("Potential Loyalist", (3, 5), (1, 3)),
-    ("Recent Customers", (4, 5), (0, 1)),
-    ("Promising", (3, 4), (0, 1)),
-    ("Customers Needing Attention", (2, 3), (2, 3)),
-    ("About To Sleep", (2, 3), (0, 2)),
-    ("At Risk", (0, 2), (2, 5)),
-    ("Can't Lose Them", (0, 1), (4, 5)),
-    ("Hibernating", (1, 2), (1, 2)),
-    ("Lost", (0, 2), (0, 2)),
-)
+# The RFM map as a table (a partition of the grid): r_score -> segment per fm_score band
+# 1-1.5, 2-2.5, 3-3.5, 4-5.
+SEGMENTS = {
+    5: ("Recent Customers", "Potential Loyalist", "Loyal Customers", "Champions"),
+    4: ("Promising", "Potential Loyalist", "Loyal Customers", "Champions"),
+    3: ("About To Sleep", "Customers Needing Attention", "Loyal Customers", "Loyal Customers"),
+    2: ("Hibernating", "Hibernating", "At Risk", "At Risk"),
+    1: ("Lost", "Lost", "At Risk", "Can't Lose Them"),
+}
 TIERS = (("Platinum", 5000), ("Gold", 2000), ("Silver", 500), ("Bronze", 0))
 
 
@@ -246,10 +240,7 @@ def _score(values: pd.Series, higher_is_better: bool) -> pd.Series:
 
 
 def _segment(r: int, fm: float) -> str | None:
-    for name, (r_lo, r_hi), (fm_lo, fm_hi) in SEGMENTS:
-        if r_lo <= r <= r_hi and fm_lo <= fm <= fm_hi:
-            return name
-    return None
+    return SEGMENTS[int(r)][min(int(fm) - 1, 3)]
 
 
 def _tier(spend: float) -> str:

@@ -57,3 +57,14 @@ def test_bands_follow_the_thresholds_with_lower_bounds_inclusive():
     assert list(bands) == ["high", "high", "medium", "medium", "low", "low"]
     with pytest.raises(ValueError, match="churn_risk_high_below <= churn_risk_medium_below"):
         churn_risk_band(p, high_below=0.7, medium_below=0.6)
+
+
+def test_no_purchase_probability_is_the_likelihood_ratio():
+    """P(no purchase in (T, T + t]) = L(x, t_x, T + t) / L(x, t_x, T): an independent route."""
+    from retention_pipeline.predictions.bgnbd import bgnbd_log_likelihood
+
+    for x, t_x, T in [(0, 0, 20.0), (3, 10.0, 30.0), (12, 29.0, 30.0)]:
+        ratio = np.exp(
+            bgnbd_log_likelihood(PARAMS, x, t_x, T + 13.0) - bgnbd_log_likelihood(PARAMS, x, t_x, T)
+        )
+        assert 1 - bgnbd_p_purchase_within(PARAMS, 13.0, x, t_x, T) == pytest.approx(ratio, rel=1e-10)

@@ -59,7 +59,7 @@ def simulated(tmp_path_factory):
     warehouse = tmp_path_factory.mktemp("simulated") / "warehouse.duckdb"
     occasions = simulated_occasions(3000, AS_OF, seed=3)
     write_occasions(warehouse, occasions)
-    settings = load_settings(warehouse=warehouse)
+    settings = load_settings(warehouse=warehouse, purchase_model="bgnbd")
     result = materialize(settings, AS_OF, select=FIT_AND_SCORE)
     return settings, occasions, result
 
@@ -90,7 +90,9 @@ def test_cdnow_backtest_sets_the_1882_holdout_repeat_purchases_beside_the_predic
     # as-of 1998-06-30 minus the default 273 holdout days is the paper's calibration end
     settings = load_settings(warehouse=cdnow_warehouse)
     result = materialize(settings, "1998-06-30", select=["marts/model_backtest"])
-    rows = table(cdnow_warehouse, "select * from marts.model_backtest order by bucket_order")
+    every = table(cdnow_warehouse, "select * from marts.model_backtest order by bucket_order")
+    assert set(every["model"]) == {"bgnbd", "pareto_nbd"}
+    rows = every[every["model"] == "bgnbd"]
     overall = rows[rows["breakdown"] == "overall"].iloc[0]
     assert overall["calibration_end_date"] == pd.Timestamp("1997-09-30")
     assert overall["actual_repeat_purchases"] == 1882
@@ -173,7 +175,9 @@ def test_hand_worked_next_order_date_and_one_time_buyer(tmp_path):
         }
     )
     write_occasions(warehouse, pd.concat([base, hand]))
-    settings = load_settings(warehouse=warehouse)
+    settings = load_settings(
+        warehouse=warehouse, purchase_model="bgnbd", prediction_min_customers=100
+    )
     materialize(settings, AS_OF, select=FIT_AND_SCORE)
     got = table(warehouse, f"select * from {CUSTOMER_PREDICTIONS} where customer_id like 'zz_%' "
                 "order by customer_id")
@@ -192,7 +196,8 @@ def test_model_fit_keeps_other_dates_and_replaces_a_rerun_date(tmp_path):
         materialize(settings, day, select=["marts/model_fit"])
     fit = table(warehouse, "select * from marts.model_fit")
     counts = fit.groupby("as_of_date").size()
-    assert dict(counts) == {pd.Timestamp(earlier): 7, pd.Timestamp(AS_OF): 7}
+    # 4 BG/NBD + 4 Pareto/NBD + 3 Gamma-Gamma parameters
+    assert dict(counts) == {pd.Timestamp(earlier): 11, pd.Timestamp(AS_OF): 11}
     assert not fit.duplicated(["as_of_date", "model", "parameter"]).any()
     # the earlier date sees fewer customers: its run used only the occasions up to that day
     customers = fit.groupby("as_of_date")["customers"].max()
@@ -215,9 +220,14 @@ def test_too_few_customers_succeed_with_empty_tables_and_say_why(tmp_path):
     predictions = table(warehouse, f"select * from {CUSTOMER_PREDICTIONS}")
     assert predictions.empty and list(predictions.columns) == list(COLUMNS[CUSTOMER_PREDICTIONS])
     fit = table(warehouse, "select * from marts.model_fit")
-    assert set(fit["status"]) == {"too_few_customers", "too_few_repeat_customers"}
+    assert set(fit["status"]) == {"too_few_customers"}
+    assert set(fit["model"]) == {"bgnbd", "pareto_nbd", "gamma_gamma"}
     assert fit["parameter"].isna().all() and fit["value"].isna().all()
-    assert "3 customers < 50" in metadata_of(result, "marts/model_fit")["not_fitted"]
+    assert not fit["selected"].any()
+    reason = "3 customers with a valid purchase < prediction_min_customers 500"
+    assert reason in metadata_of(result, "marts/model_fit")["not_fitted"]
+    purchase = fit[fit["model"] != "gamma_gamma"]
+    assert purchase["selection_reason"].str.contains(reason).all()
     why = metadata_of(result, "marts/customer_predictions")["why_incomplete"]
     assert "too_few_customers" in why
     assert "too_few_customers" in metadata_of(result, "marts/model_backtest")["why_no_backtest"]

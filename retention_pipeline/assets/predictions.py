@@ -1,12 +1,13 @@
 """Predictions as Dagster assets, downstream of the dbt models (docs/predictions.md).
 
-    marts/model_fit             BG/NBD + Gamma-Gamma fitted for the as-of date (history kept)
-    marts/customer_predictions  every customer scored with that day's fit
-    marts/model_backtest        calibration/holdout check of BG/NBD, with a chart (history kept)
+    marts/model_backtest        calibration/holdout check of BG/NBD and Pareto/NBD, with a chart
+    marts/model_fit             BG/NBD, Pareto/NBD, Gamma-Gamma fitted for the as-of date, one
+                                purchase model selected (auto: by the backtest); history kept
+    marts/customer_predictions  every customer scored with that day's selected model
     marts/replenishment_cycles  median days between purchases of a category, seed overrides
 
-With too few customers to fit, the assets still succeed: the tables are written empty (with
-their columns) and the metadata says why. The logic lives in retention_pipeline/predictions;
+Below the data minimums (settings prediction_min_*) or with too few customers to fit, the assets
+still succeed: the tables are written empty (with their columns) and the metadata says why. The logic lives in retention_pipeline/predictions;
 this module only wires it.
 """
 
@@ -48,10 +49,12 @@ def _common(partitions: dg.PartitionsDefinition) -> dict:
 def _model_fit_asset(settings: Settings, partitions: dg.PartitionsDefinition):
     @dg.asset(
         key=MODEL_FIT_KEY,
-        deps=[OCCASIONS_KEY],
-        description="`marts.model_fit`: BG/NBD (r, alpha, a, b) and Gamma-Gamma (p, q, gamma) "
-        "fitted by maximum likelihood on every customer's occasions up to the as-of date; one row "
-        "per model run and parameter, history kept across as-of dates.",
+        # the backtest comes first: purchase_model = auto chooses by its holdout errors
+        deps=[OCCASIONS_KEY, BACKTEST_KEY],
+        description="`marts.model_fit`: BG/NBD (r, alpha, a, b), Pareto/NBD (r, alpha, s, beta) "
+        "and Gamma-Gamma (p, q, gamma) fitted by maximum likelihood on every customer's occasions "
+        "up to the as-of date; `selected` marks the purchase model that scores the customers and "
+        "`selection_reason` says why; one row per model run and parameter, history kept.",
         **_common(partitions),
     )
     def model_fit(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
@@ -71,6 +74,13 @@ def _model_fit_asset(settings: Settings, partitions: dg.PartitionsDefinition):
         }
         for fit in run.fits():
             metadata.update(_fit_metadata(fit))
+        metadata["purchase_model"] = dg.MetadataValue.text(run.selected or "none")
+        metadata["selection_reason"] = dg.MetadataValue.text(run.selection_reason)
+        for name, error in run.holdout_errors.items():
+            metadata[f"{name}_holdout_error"] = dg.MetadataValue.float(round(error, 3))
+        if run.data is not None:
+            metadata["frequent_customers"] = dg.MetadataValue.int(run.data.frequent_customers)
+            metadata["history_days"] = dg.MetadataValue.int(run.data.history_days)
         refused = [f"{f.model}: {f.status} ({f.message})" for f in run.fits() if not f.ok]
         if refused:
             metadata["not_fitted"] = dg.MetadataValue.text("; ".join(refused))
@@ -85,8 +95,9 @@ def _customer_predictions_asset(settings: Settings, partitions: dg.PartitionsDef
         key=PREDICTIONS_KEY,
         deps=[MODEL_FIT_KEY, OCCASIONS_KEY],
         description="`marts.customer_predictions`: per customer with an occasion, P(alive), "
-        "expected purchases in 90 and 365 days, expected order value, 365-day CLV, expected next "
-        "order date and churn_risk, from the as-of date's model_fit.",
+        "expected purchases in 90 and 365 days, P(no purchase in 90 days), expected order value, "
+        "365-day CLV, expected next order date and churn_risk, from the purchase model selected "
+        "in the as-of date's model_fit (column `model`).",
         **_common(partitions),
     )
     def customer_predictions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
@@ -100,6 +111,7 @@ def _customer_predictions_asset(settings: Settings, partitions: dg.PartitionsDef
             "dagster/row_count": dg.MetadataValue.int(outcome.rows),
             "distinct_histories": dg.MetadataValue.int(outcome.patterns),
             "scoring_seconds": dg.MetadataValue.float(round(outcome.seconds, 3)),
+            "purchase_model": dg.MetadataValue.text(outcome.model or "none"),
             "churn_risk": dg.MetadataValue.md(
                 _table(["churn_risk", "customers"], outcome.bands.items())
             ),
@@ -117,9 +129,9 @@ def _model_backtest_asset(settings: Settings, partitions: dg.PartitionsDefinitio
     @dg.asset(
         key=BACKTEST_KEY,
         deps=[OCCASIONS_KEY],
-        description="`marts.model_backtest`: BG/NBD fitted up to a calibration end, predicted vs "
-        "actual repeat purchases in the holdout up to the as-of date, overall and by calibration "
-        "frequency; the cumulative chart is in the metadata.",
+        description="`marts.model_backtest`: BG/NBD and Pareto/NBD fitted up to a calibration "
+        "end, predicted vs actual repeat purchases in the holdout up to the as-of date, overall "
+        "and by calibration frequency, per model; the cumulative chart is in the metadata.",
         **_common(partitions),
     )
     def model_backtest(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
@@ -208,30 +220,39 @@ def _backtest_metadata(context, outcome, rows: int) -> dict:
     overall = outcome.overall
     metadata.update(
         {
+            "models": dg.MetadataValue.text(", ".join(outcome.models)),
             "actual_repeat_purchases": dg.MetadataValue.int(overall["actual_repeat_purchases"]),
-            "predicted_repeat_purchases": dg.MetadataValue.float(
-                round(overall["predicted_repeat_purchases"], 2)
-            ),
-            "calibration_log_likelihood": dg.MetadataValue.float(outcome.fit.log_likelihood),
-            "calibration_parameters": dg.MetadataValue.md(
-                _table(["parameter", "value"],
-                       ((k, f"{v:.6g}") for k, v in outcome.fit.params.items()))
-            ),
+            "cumulative_repeat_purchases": dg.MetadataValue.md(backtest_markdown(outcome)),
             "by_calibration_frequency": dg.MetadataValue.md(
                 _table(
-                    ["repeat occasions", "customers", "actual", "predicted"],
+                    ["model", "repeat occasions", "customers", "actual", "predicted"],
                     (
-                        (r["bucket"], r["customers"], r["actual_repeat_purchases"],
+                        (r["model"], r["bucket"], r["customers"], r["actual_repeat_purchases"],
                          f"{r['predicted_repeat_purchases']:.1f}")
                         for r in outcome.rows
                     ),
                 )
             ),
-            "cumulative_repeat_purchases": dg.MetadataValue.md(backtest_markdown(outcome)),
         }
     )
-    if overall["relative_error"] is not None:
-        metadata["relative_error"] = dg.MetadataValue.float(round(overall["relative_error"], 4))
+    errors = outcome.holdout_errors()
+    for model in outcome.models:
+        fit, row = outcome.fits[model], outcome.overall_of(model)
+        prefix = "" if model == outcome.models[0] else f"{model}_"
+        metadata[f"{prefix}predicted_repeat_purchases"] = dg.MetadataValue.float(
+            round(row["predicted_repeat_purchases"], 2)
+        )
+        metadata[f"{model}_holdout_error"] = dg.MetadataValue.float(round(errors[model], 3))
+        metadata[f"{prefix}calibration_log_likelihood"] = dg.MetadataValue.float(
+            fit.log_likelihood
+        )
+        metadata[f"{prefix}calibration_parameters"] = dg.MetadataValue.md(
+            _table(["parameter", "value"], ((k, f"{v:.6g}") for k, v in fit.params.items()))
+        )
+        if row["relative_error"] is not None:
+            metadata[f"{prefix}relative_error"] = dg.MetadataValue.float(
+                round(row["relative_error"], 4)
+            )
     return metadata
 
 

@@ -1,12 +1,18 @@
-"""`marts.model_backtest`: how well BG/NBD predicts repeat purchases it has not seen.
+"""`marts.model_backtest`: how well each purchase model (BG/NBD, Pareto/NBD) predicts repeat
+purchases it has not seen.
 
 The history up to the calibration end (a setting, else the as-of date minus the holdout days) is
-the calibration period: BG/NBD is fitted on it exactly as for the predictions. The days after it,
+the calibration period: each model is fitted on it exactly as for the predictions. The days after it,
 up to the as-of date, are the holdout: for the customers of the calibration period, the model's
 expected repeat purchases (occasions) in the holdout are set beside the actual ones, overall and
 by the number of repeat occasions in the calibration period (0 … 6, 7+), the classic
 conditional-expectation check of Fader, Hardie & Lee (2005). A cumulative curve over the
 holdout (predicted vs actual, by day) feeds the plot shown in the Dagster UI.
+
+`holdout_error` of a model, the figure `purchase_model = auto` chooses by, is the sum over the
+calibration-frequency buckets of |predicted - actual| holdout repeat purchases: it counts both an
+overall bias and purchases given to the wrong kind of customer (e.g. to one-time buyers instead
+of regulars), which the overall total alone would let cancel out.
 
 Like the other prediction tables, the history is kept across as-of dates: a run replaces the
 rows of its own as-of date.
@@ -22,9 +28,10 @@ import numpy as np
 
 from retention_pipeline.settings import Settings
 
-from .bgnbd import bgnbd_expected_purchases, fit_bgnbd
 from .fitting import ModelFit
 from .histories import Patterns, create_summary, fetch_patterns, require_occasions
+from .purchase_models import PURCHASE_MODELS, purchase_model
+from .sufficiency import check_data
 from .tables import MODEL_BACKTEST, OCCASIONS, replace_as_of_rows, time_unit_label
 
 SUMMARY = "_backtest_summary"
@@ -47,18 +54,47 @@ class BacktestOutcome:
     as_of: dt.date
     calibration_end: dt.date
     unit_days: float
-    fit: ModelFit | None
+    fits: dict[str, ModelFit] = field(default_factory=dict)
     reason: str = ""  # why there is no backtest; empty when there is one
-    rows: list[dict] = field(default_factory=list)
-    curve: Curve | None = None
+    rows: list[dict] = field(default_factory=list)  # every model's rows, with a "model" key
+    curves: dict[str, Curve] = field(default_factory=dict)
 
     @property
     def holdout_days(self) -> int:
         return (self.as_of - self.calibration_end).days
 
     @property
+    def models(self) -> list[str]:
+        """The models with a backtest (their calibration fit succeeded)."""
+        return list(self.curves)
+
+    @property
+    def fit(self) -> ModelFit | None:
+        """The first model's calibration fit (BG/NBD when it succeeded)."""
+        if self.models:
+            return self.fits[self.models[0]]
+        return next(iter(self.fits.values()), None)
+
+    @property
+    def curve(self) -> Curve | None:
+        return next(iter(self.curves.values()), None)
+
+    def overall_of(self, model: str) -> dict | None:
+        return next(
+            (r for r in self.rows if r["breakdown"] == "overall" and r["model"] == model), None
+        )
+
+    @property
     def overall(self) -> dict | None:
-        return next((r for r in self.rows if r["breakdown"] == "overall"), None)
+        return self.overall_of(self.models[0]) if self.models else None
+
+    def holdout_errors(self) -> dict[str, float]:
+        """Per model: sum over calibration-frequency buckets of |predicted - actual|."""
+        errors: dict[str, float] = {}
+        for row in self.rows:
+            if row["breakdown"] == "calibration_frequency":
+                errors[row["model"]] = errors.get(row["model"], 0.0) + abs(row["error"])
+        return errors
 
 
 def calibration_end(as_of: dt.date, settings: Settings) -> dt.date:
@@ -77,32 +113,40 @@ def run_backtest(
     base = {"as_of": as_of, "calibration_end": end, "unit_days": unit}
     if end >= as_of:
         return BacktestOutcome(
-            **base, fit=None, reason=f"calibration end {end} is not before the as-of date {as_of}"
+            **base, reason=f"calibration end {end} is not before the as-of date {as_of}"
         )
+    data = check_data(con, as_of, settings)
+    if not data.ok:
+        return BacktestOutcome(**base, reason=f"no predictions for {as_of} ({data.status}): "
+                               f"{data.reason}")
     create_summary(con, SUMMARY, end, unit)
     try:
         patterns = fetch_patterns(con, SUMMARY)
-        fit = fit_bgnbd(
-            patterns.x,
-            patterns.t_x,
-            patterns.T,
-            weights=patterns.customers,
-            min_customers=settings.min_customers_to_fit,
-            min_repeat_customers=settings.min_repeat_customers_to_fit,
-        )
-        if not fit.ok:
-            reason = f"calibration fit up to {end} refused ({fit.status}): {fit.message}"
-            return BacktestOutcome(**base, fit=fit, reason=reason)
         holdout = (as_of - end).days / unit
-        predicted = bgnbd_expected_purchases(
-            fit.params, holdout, patterns.x, patterns.t_x, patterns.T
-        )
         actual = _actual_by_bucket(con, end, as_of)
-        rows = _rows(patterns, predicted, actual)
-        curve = _curve(con, fit, patterns, end, as_of, unit)
+        fits, rows, curves, refused = {}, [], {}, []
+        for model in PURCHASE_MODELS.values():
+            fit = model.fit(
+                patterns.x,
+                patterns.t_x,
+                patterns.T,
+                weights=patterns.customers,
+                min_customers=settings.min_customers_to_fit,
+                min_repeat_customers=settings.min_repeat_customers_to_fit,
+            )
+            fits[model.name] = fit
+            if not fit.ok:
+                refused.append(f"{model.name} ({fit.status}): {fit.message}")
+                continue
+            predicted = model.expected_purchases(
+                fit.params, holdout, patterns.x, patterns.t_x, patterns.T
+            )
+            rows += [{**row, "model": model.name} for row in _rows(patterns, predicted, actual)]
+            curves[model.name] = _curve(con, model.name, fit, patterns, end, as_of, unit)
     finally:
         con.execute(f"drop table if exists {SUMMARY}")
-    return BacktestOutcome(**base, fit=fit, rows=rows, curve=curve)
+    reason = "" if curves else f"calibration fit up to {end} refused: " + "; ".join(refused)
+    return BacktestOutcome(**base, fits=fits, rows=rows, curves=curves, reason=reason)
 
 
 def write_backtest(con: duckdb.DuckDBPyConnection, outcome: BacktestOutcome) -> int:
@@ -183,7 +227,7 @@ def _row(breakdown, bucket, order, customers, actual, predicted) -> dict:
     }
 
 
-def _curve(con, fit: ModelFit, patterns: Patterns, end, as_of, unit: float) -> Curve:
+def _curve(con, model: str, fit: ModelFit, patterns: Patterns, end, as_of, unit: float) -> Curve:
     days = (as_of - end).days
     daily = con.execute(
         f"""
@@ -198,7 +242,7 @@ def _curve(con, fit: ModelFit, patterns: Patterns, end, as_of, unit: float) -> C
     actual_days = np.concatenate([[0], np.asarray(daily["day"], dtype=float)])
     actual_cumulative = np.concatenate([[0], np.cumsum(np.asarray(daily["occasions"], float))])
     grid = np.unique(np.linspace(0, days, min(days, CURVE_POINTS) + 1).round())
-    expected = bgnbd_expected_purchases(
+    expected = purchase_model(model).expected_purchases(
         fit.params, grid[:, None] / unit, patterns.x, patterns.t_x, patterns.T
     )
     return Curve(actual_days, actual_cumulative, grid, expected @ patterns.customers)

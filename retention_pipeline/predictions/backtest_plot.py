@@ -12,6 +12,7 @@ import datetime as dt
 import io
 
 from .backtest import BacktestOutcome
+from .purchase_models import purchase_model
 
 
 def backtest_png(outcome: BacktestOutcome) -> bytes:
@@ -31,13 +32,14 @@ def backtest_png(outcome: BacktestOutcome) -> bytes:
         label="actual",
         color="#1f4e79",
     )
-    axes.plot(
-        _dates(outcome.calibration_end, curve.predicted_days),
-        curve.predicted_cumulative,
-        linestyle="--",
-        label="predicted (BG/NBD)",
-        color="#c55a11",
-    )
+    for (model, predicted), color in zip(outcome.curves.items(), ("#c55a11", "#548235")):
+        axes.plot(
+            _dates(outcome.calibration_end, predicted.predicted_days),
+            predicted.predicted_cumulative,
+            linestyle="--",
+            label=f"predicted ({purchase_model(model).label})",
+            color=color,
+        )
     axes.set_title(
         f"Repeat purchases after {outcome.calibration_end} (calibration end), "
         f"{outcome.holdout_days} days",

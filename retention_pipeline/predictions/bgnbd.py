@@ -41,6 +41,12 @@ DEFAULT_MIN_REPEAT_CUSTOMERS = 10
 # 1 / sqrt(r) = 3 %), the likelihood is flat in r, and 2F1 with r in the millions is not
 # computable. Data that push r there (e.g. uniform random purchases) stop at the cap.
 R_MAX = 1e3
+# Cap on a and b: a, b -> inf with a / (a + b) fixed is the model without dropout heterogeneity
+# (one dropout probability for all); the likelihood is flat along that ridge and an unbounded
+# search can wander to e^20 and stop unconverged. At 1e4 the Beta's spread is already negligible
+# (coefficient of variation of p below 5 % for p >= 0.1), so the cap loses nothing and the fit
+# converges on the limiting model, reported as a, b at the bound.
+AB_MAX = 1e4
 
 Params = Mapping[str, float] | ModelFit
 
@@ -165,7 +171,7 @@ def fit_bgnbd(
     (xu, tu, Tu), wu, _ = compress_rows(x, t_x, T, weights=w)
     scale = float(np.average(Tu, weights=wu)) or 1.0
     patterns = _Patterns(xu, tu / scale, Tu / scale, wu)
-    upper = np.array([np.log(R_MAX), LOG_BOUND, LOG_BOUND, LOG_BOUND])
+    upper = np.array([np.log(R_MAX), LOG_BOUND, np.log(AB_MAX), np.log(AB_MAX)])
     optimum = minimize_log_params(
         patterns.objective, np.zeros(4), max_iterations=max_iterations, upper=upper
     )

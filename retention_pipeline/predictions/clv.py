@@ -32,11 +32,14 @@ def clv(
     periods: int,
     period_length: float,
     discount_rate: float,
+    expected_purchases=bgnbd_expected_purchases,
 ) -> np.ndarray:
     """Discounted expected value of each customer's purchases over `periods * period_length`.
 
     `expected_value` is the expected value of one future occasion (e.g.
-    `gamma_gamma_expected_value`), per customer or a scalar.
+    `gamma_gamma_expected_value`), per customer or a scalar. `expected_purchases` is the purchase
+    model's conditional expectation (params, t, x, t_x, T) -> E[X(T, T + t]]; BG/NBD by default,
+    `pareto_nbd_expected_purchases` for a Pareto/NBD fit.
     """
     if int(periods) != periods or periods < 1:
         raise ValueError(f"periods must be a positive integer, got {periods}")
@@ -49,7 +52,7 @@ def clv(
     # The purchase curve depends only on (x, t_x, T): evaluate it once per distinct history.
     (xu, tu, Tu), _, inverse = compress_rows(x.ravel(), t_x.ravel(), T.ravel())
     boundaries = np.arange(periods + 1, dtype=float)[:, None] * period_length
-    cumulative = bgnbd_expected_purchases(
+    cumulative = expected_purchases(
         bgnbd_params, boundaries, xu, tu, Tu
     )  # (periods+1, patterns)
     discount = (1.0 + discount_rate) ** -np.arange(1, periods + 1, dtype=float)

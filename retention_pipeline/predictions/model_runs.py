@@ -1,61 +1,104 @@
-"""One model run for an as-of date: BG/NBD and Gamma-Gamma fitted on the warehouse's occasions,
-recorded in `marts.model_fit` and read back by the scoring.
+"""One model run for an as-of date: the purchase models (BG/NBD, Pareto/NBD) and Gamma-Gamma
+fitted on the warehouse's occasions, one purchase model chosen, all recorded in
+`marts.model_fit` and read back by the scoring.
 
 `marts.model_fit` keeps the history of runs: one row per (as_of_date, model, parameter); a run
 replaces the rows of its own as-of date and keeps the others. A model that could not be fitted
-(too few customers, no convergence, ...) has one row with parameter NULL and the status and
-message saying why, so the history shows the refused runs too.
+(too few customers, too short a history, no convergence, ...) has one row with parameter NULL
+and the status and message saying why, so the history shows the refused runs too. The rows of
+the purchase model that scores customer_predictions have `selected` true; `selection_reason`
+says why (setting purchase_model, or for `auto` the holdout errors of that day's backtest).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
+import numpy as np
 
 from retention_pipeline.settings import Settings
 
-from . import bgnbd, gamma_gamma
-from .bgnbd import fit_bgnbd
-from .fitting import ModelFit
+from . import gamma_gamma
+from .fitting import ModelFit, refused
 from .gamma_gamma import fit_gamma_gamma
 from .histories import create_summary, fetch_patterns, fetch_spend
-from .tables import MODEL_FIT, relation_exists, replace_as_of_rows, time_unit_label
+from .purchase_models import PURCHASE_MODELS
+from .sufficiency import DataCheck, check_data
+from .tables import MODEL_BACKTEST, MODEL_FIT, relation_exists, replace_as_of_rows, time_unit_label
 
 SUMMARY = "_model_fit_summary"
-MODELS = (bgnbd.MODEL, gamma_gamma.MODEL)
+MODELS = (*PURCHASE_MODELS, gamma_gamma.MODEL)
+
+# What a parameter at its search bound means, by model and parameter: the limiting model the fit
+# reports instead (the estimates stay usable; the bound stands in for infinity or zero).
+LIMITING_CASES = {
+    ("bgnbd", "a"): "a, b -> inf: no dropout heterogeneity (every customer drops out after a "
+    "repeat purchase with the same probability a / (a + b))",
+    ("bgnbd", "b"): "a, b -> inf: no dropout heterogeneity (every customer drops out after a "
+    "repeat purchase with the same probability a / (a + b))",
+    ("bgnbd", "a0"): "a -> 0: no dropout (every customer stays alive, P(alive) = 1)",
+    ("bgnbd", "r"): "r -> inf: no purchase-rate heterogeneity (one rate r / alpha for all)",
+    ("pareto_nbd", "s"): "s, beta -> inf: no dropout heterogeneity (one dropout rate s / beta "
+    "for all)",
+    ("pareto_nbd", "beta"): "s, beta -> inf: no dropout heterogeneity (one dropout rate s / beta "
+    "for all)",
+    ("pareto_nbd", "r"): "r -> inf: no purchase-rate heterogeneity (one rate r / alpha for all)",
+}
 
 
 @dataclass(frozen=True)
 class ModelRun:
     as_of: dt.date
     unit_days: float
-    bgnbd: ModelFit
+    purchases: dict[str, ModelFit]
     gamma_gamma: ModelFit
     customers: int
     repeat_customers: int
     seconds: float
+    data: DataCheck | None = None
+    selected: str | None = None  # the purchase model that scores customer_predictions
+    selection_reason: str = ""
+    holdout_errors: dict[str, float] = field(default_factory=dict)
 
-    def fits(self) -> tuple[ModelFit, ModelFit]:
-        return self.bgnbd, self.gamma_gamma
+    @property
+    def bgnbd(self) -> ModelFit:
+        return self.purchases["bgnbd"]
+
+    def fits(self) -> tuple[ModelFit, ...]:
+        return (*self.purchases.values(), self.gamma_gamma)
 
 
 def fit_models(con: duckdb.DuckDBPyConnection, as_of: dt.date, settings: Settings) -> ModelRun:
-    """Fit both models on every customer's history up to the end of the as-of day."""
+    """Fit every model on every customer's history up to the end of the as-of day, and choose
+    the purchase model (setting purchase_model; for `auto`, that day's model_backtest)."""
     unit = settings.prediction_time_unit_days
+    data = check_data(con, as_of, settings)
     create_summary(con, SUMMARY, as_of, unit)
     started = time.perf_counter()
     patterns = fetch_patterns(con, SUMMARY)
-    purchases = fit_bgnbd(
-        patterns.x,
-        patterns.t_x,
-        patterns.T,
-        weights=patterns.customers,
-        min_customers=settings.min_customers_to_fit,
-        min_repeat_customers=settings.min_repeat_customers_to_fit,
-    )
+    if not data.ok:
+        con.execute(f"drop table if exists {SUMMARY}")
+        no = {m: refused(m, data.status, data.reason, patterns.n_customers) for m in MODELS}
+        return ModelRun(
+            as_of=as_of, unit_days=unit, purchases={m: no[m] for m in PURCHASE_MODELS},
+            gamma_gamma=no[gamma_gamma.MODEL], customers=patterns.n_customers,
+            repeat_customers=patterns.n_repeat_customers, seconds=0.0, data=data,
+            selection_reason=f"no predictions: {data.reason}",
+        )
+    purchases = {
+        name: model.fit(
+            patterns.x,
+            patterns.t_x,
+            patterns.T,
+            weights=patterns.customers,
+            min_customers=settings.min_customers_to_fit,
+            min_repeat_customers=settings.min_repeat_customers_to_fit,
+        )
+        for name, model in PURCHASE_MODELS.items()
+    }
     spend_rows = fetch_spend(con, SUMMARY)
     spend = fit_gamma_gamma(
         spend_rows.x,
@@ -65,15 +108,104 @@ def fit_models(con: duckdb.DuckDBPyConnection, as_of: dt.date, settings: Setting
     )
     seconds = time.perf_counter() - started
     con.execute(f"drop table if exists {SUMMARY}")
+    errors = read_holdout_errors(con, as_of)
+    selected, reason = choose_purchase_model(settings.purchase_model, purchases, errors)
     return ModelRun(
         as_of=as_of,
         unit_days=unit,
-        bgnbd=purchases,
+        purchases=purchases,
         gamma_gamma=spend,
         customers=patterns.n_customers,
         repeat_customers=patterns.n_repeat_customers,
         seconds=seconds,
+        data=data,
+        selected=selected,
+        selection_reason=reason,
+        holdout_errors=errors,
     )
+
+
+def choose_purchase_model(
+    setting: str, fits: dict[str, ModelFit], holdout_errors: dict[str, float]
+) -> tuple[str | None, str]:
+    """(model name or None, why). `auto`: the smaller holdout error of the day's backtest; without
+    a backtest for both, the higher log-likelihood on the full history (same number of
+    parameters, so that is also the smaller AIC)."""
+    usable = {name: fit for name, fit in fits.items() if fit.ok}
+    if setting != "auto":
+        fit = fits[setting]
+        if not fit.ok:
+            return None, (
+                f"purchase_model = {setting} (setting), but it was not fitted "
+                f"({fit.status}): {fit.message}"
+            )
+        return setting, f"purchase_model = {setting} (setting)"
+    if not usable:
+        return None, "auto: no purchase model could be fitted"
+    if len(usable) == 1:
+        (name,) = usable
+        return name, f"auto: {name} is the only purchase model fitted"
+    scored = {name: holdout_errors[name] for name in usable if name in holdout_errors}
+    if len(scored) == len(usable):
+        name = min(scored, key=lambda n: (scored[n], n))
+        figures = ", ".join(f"{n} {scored[n]:.1f}" for n in sorted(scored))
+        return name, (
+            f"auto: smallest holdout error in model_backtest (sum over calibration-frequency "
+            f"buckets of |predicted - actual| repeat purchases: {figures})"
+        )
+    name = max(usable, key=lambda n: (usable[n].log_likelihood, n))
+    figures = ", ".join(f"{n} {usable[n].log_likelihood:.1f}" for n in sorted(usable))
+    return name, (
+        f"auto: no backtest of both models for this date; highest log-likelihood on the full "
+        f"history ({figures})"
+    )
+
+
+def read_holdout_errors(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> dict[str, float]:
+    """Per model, the holdout error of the as-of date's backtest (empty without one)."""
+    if not relation_exists(con, MODEL_BACKTEST):
+        return {}
+    columns = {r[0] for r in con.execute(f"describe {MODEL_BACKTEST}").fetchall()}
+    if "model" not in columns:
+        return {}
+    rows = con.execute(
+        f"select model, sum(abs(error)) from {MODEL_BACKTEST} "
+        "where as_of_date = ? and breakdown = 'calibration_frequency' and model is not null "
+        "group by model",
+        [as_of],
+    ).fetchall()
+    return {model: float(error) for model, error in rows}
+
+
+# A gamma or beta mixing distribution this narrow (coefficient of variation) is no heterogeneity
+# in practice: the fit sits on the flat ridge towards the limiting model, at the bound or not.
+NARROW_CV = 0.15
+
+
+def _narrow(fit: ModelFit) -> list[str]:
+    """Parameters whose mixing distribution is all but a point mass."""
+    p = fit.params or {}
+    narrow = []
+    if fit.model == "bgnbd" and p:
+        mean = p["a"] / (p["a"] + p["b"])
+        if np.sqrt((1 - mean) / (mean * (p["a"] + p["b"] + 1))) < NARROW_CV:
+            narrow.append("a")
+    if fit.model == "pareto_nbd" and p and 1 / np.sqrt(p["s"]) < NARROW_CV:
+        narrow.append("s")
+    if p and "r" in p and 1 / np.sqrt(p["r"]) < NARROW_CV:
+        narrow.append("r")
+    return narrow
+
+
+def limiting_case(fit: ModelFit) -> str | None:
+    """The limiting model a fit at a search bound (or on the ridge towards it) stands for."""
+    names = [*fit.at_bounds, *_narrow(fit)]
+    if fit.model == "bgnbd" and "a" in fit.at_bounds and fit.params and fit.params["a"] < 1:
+        names.remove("a")  # the lower bound: a -> 0 is the model without dropout
+        names.insert(0, "a0")
+    cases = dict.fromkeys(LIMITING_CASES.get((fit.model, n), "") for n in names)
+    cases.pop("", None)
+    return "; ".join(cases) or None
 
 
 def fit_rows(run: ModelRun) -> list[dict]:
@@ -87,6 +219,7 @@ def fit_rows(run: ModelRun) -> list[dict]:
     }
     rows = []
     for fit in run.fits():
+        purchase = fit.model in PURCHASE_MODELS
         shared = {
             **common,
             "model": fit.model,
@@ -96,6 +229,9 @@ def fit_rows(run: ModelRun) -> list[dict]:
             "message": fit.message,
             "iterations": fit.iterations,
             "log_likelihood": fit.log_likelihood,
+            "selected": (fit.model == run.selected) if purchase else None,
+            "selection_reason": run.selection_reason if purchase else None,
+            "limiting_case": limiting_case(fit),
         }
         if fit.ok:
             rows += [
@@ -120,6 +256,8 @@ class StoredFit:
     message: str
     params: dict[str, float] | None
     unit_days: float
+    selected: bool = False
+    selection_reason: str = ""
 
     @property
     def ok(self) -> bool:
@@ -131,13 +269,16 @@ def read_model_fit(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> dict[str, 
     if not relation_exists(con, MODEL_FIT):
         return {}
     rows = con.execute(
-        f"select model, status, message, parameter, value, time_unit_days from {MODEL_FIT} "
+        f"select model, status, message, parameter, value, time_unit_days, "
+        f"coalesce(selected, false), coalesce(selection_reason, '') from {MODEL_FIT} "
         "where as_of_date = ? order by model, parameter",
         [as_of],
     ).fetchall()
     fits: dict[str, StoredFit] = {}
-    for model, status, message, parameter, value, unit_days in rows:
-        stored = fits.get(model) or StoredFit(model, status, message or "", {}, float(unit_days))
+    for model, status, message, parameter, value, unit_days, selected, why in rows:
+        stored = fits.get(model) or StoredFit(
+            model, status, message or "", {}, float(unit_days), bool(selected), why
+        )
         if parameter is not None:
             stored.params[parameter] = float(value)
         fits[model] = stored

@@ -1,11 +1,12 @@
 """`marts.customer_predictions`: every customer with an occasion, scored with the as-of date's
-recorded model run (marts.model_fit).
+recorded model run (marts.model_fit) by the purchase model selected there (column `model`).
 
 Set-based: the per-customer summary is a DuckDB temp table; the models are evaluated once per
 distinct (x, t_x, T) history in numpy; that small result is registered as an Arrow table and
 joined back in one CREATE TABLE AS. Gamma-Gamma's expected value is a closed form of (x,
-monetary), so it is computed in the same SQL. Without a usable BG/NBD fit the table is written
-empty (with its columns); without a usable Gamma-Gamma fit the value columns are NULL.
+monetary), so it is computed in the same SQL. Without a selected purchase model (data below the
+minimums, no usable fit) the table is written empty (with its columns); without a usable
+Gamma-Gamma fit the value columns are NULL.
 """
 
 from __future__ import annotations
@@ -19,13 +20,12 @@ import pyarrow as pa
 
 from retention_pipeline.settings import Settings
 
-from . import bgnbd as bgnbd_model
 from . import gamma_gamma as gamma_gamma_model
-from .bgnbd import bgnbd_expected_purchases, bgnbd_p_alive
-from .churn import bgnbd_p_purchase_within, check_band_thresholds
+from .churn import check_band_thresholds
 from .clv import clv
 from .histories import Patterns, create_summary, fetch_patterns
 from .model_runs import StoredFit, read_model_fit
+from .purchase_models import PURCHASE_MODELS, purchase_model
 from .tables import CUSTOMER_PREDICTIONS, OCCASIONS, column_list, empty_table
 
 SUMMARY = "_scoring_summary"
@@ -42,6 +42,8 @@ class ScoringOutcome:
     bands: dict[str, int] = field(default_factory=dict)
     totals: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
+    model: str | None = None  # the purchase model that scored the rows
+    selection_reason: str = ""
 
 
 def score_customers(
@@ -50,10 +52,12 @@ def score_customers(
     """Write `marts.customer_predictions` for `as_of` from the fits recorded for that date."""
     check_band_thresholds(settings.churn_risk_high_below, settings.churn_risk_medium_below)
     fits = read_model_fit(con, as_of)
-    purchases = fits.get(bgnbd_model.MODEL)
-    if purchases is None or not purchases.ok:
+    purchases = next(
+        (f for name, f in fits.items() if name in PURCHASE_MODELS and f.selected and f.ok), None
+    )
+    if purchases is None:
         empty_table(con, CUSTOMER_PREDICTIONS)
-        return ScoringOutcome(rows=0, reason=_no_purchase_model(purchases, as_of))
+        return ScoringOutcome(rows=0, reason=_no_purchase_model(fits, as_of))
     started = time.perf_counter()
     create_summary(con, SUMMARY, as_of, purchases.unit_days)
     patterns = fetch_patterns(con, SUMMARY)
@@ -63,7 +67,7 @@ def score_customers(
     try:
         con.execute(
             f"create or replace table {CUSTOMER_PREDICTIONS} as "
-            + _predictions_sql(as_of, spend, settings)
+            + _predictions_sql(as_of, spend, settings, purchases.model)
         )
     finally:
         con.unregister(PATTERN_SCORES)
@@ -75,6 +79,8 @@ def score_customers(
         bands=_bands(con),
         totals=_totals(con),
         seconds=time.perf_counter() - started,
+        model=purchases.model,
+        selection_reason=purchases.selection_reason,
     )
 
 
@@ -82,18 +88,21 @@ def _pattern_scores(fit: StoredFit, p: Patterns, settings: Settings) -> pa.Table
     """Model outputs per distinct history; horizons in days become model time units."""
     unit = fit.unit_days
     params = fit.params
+    model = purchase_model(fit.model)
     monthly_rate = (1.0 + settings.clv_discount_rate_annual) ** (1.0 / CLV_PERIODS) - 1.0
+    no_purchase_in_horizon = model.p_no_purchase(
+        params, settings.churn_risk_horizon_days / unit, p.x, p.t_x, p.T
+    )
     return pa.table(
         {
             "x": p.x,
             "t_x": p.t_x,
             "T": p.T,
-            "p_alive": bgnbd_p_alive(params, p.x, p.t_x, p.T),
-            "p_purchase_in_horizon": bgnbd_p_purchase_within(
-                params, settings.churn_risk_horizon_days / unit, p.x, p.t_x, p.T
-            ),
-            "expected_purchases_90d": bgnbd_expected_purchases(params, 90 / unit, p.x, p.t_x, p.T),
-            "expected_purchases_365d": bgnbd_expected_purchases(
+            "p_alive": model.p_alive(params, p.x, p.t_x, p.T),
+            "p_purchase_in_horizon": 1.0 - no_purchase_in_horizon,
+            "p_no_purchase_90d": model.p_no_purchase(params, 90 / unit, p.x, p.t_x, p.T),
+            "expected_purchases_90d": model.expected_purchases(params, 90 / unit, p.x, p.t_x, p.T),
+            "expected_purchases_365d": model.expected_purchases(
                 params, YEAR_DAYS / unit, p.x, p.t_x, p.T
             ),
             # discounted purchases in the next 365 days: CLV per unit of order value
@@ -106,12 +115,15 @@ def _pattern_scores(fit: StoredFit, p: Patterns, settings: Settings) -> pa.Table
                 periods=CLV_PERIODS,
                 period_length=YEAR_DAYS / CLV_PERIODS / unit,
                 discount_rate=monthly_rate,
+                expected_purchases=model.expected_purchases,
             ),
         }
     )
 
 
-def _predictions_sql(as_of: dt.date, spend: StoredFit | None, settings: Settings) -> str:
+def _predictions_sql(
+    as_of: dt.date, spend: StoredFit | None, settings: Settings, model: str
+) -> str:
     day = f"date '{as_of.isoformat()}'"
     if spend is not None and spend.ok:
         p, q, gamma = (_double(spend.params[n]) for n in gamma_gamma_model.PARAM_NAMES)
@@ -136,6 +148,7 @@ scored as (
         s.customer_id,
         ps.p_alive,
         ps.p_purchase_in_horizon,
+        ps.p_no_purchase_90d,
         ps.expected_purchases_90d,
         ps.expected_purchases_365d,
         {value} as expected_order_value,
@@ -165,7 +178,9 @@ predictions as (
             when sc.p_purchase_in_horizon < {high} then 'high'
             when sc.p_purchase_in_horizon < {medium} then 'medium'
             else 'low'
-        end as churn_risk
+        end as churn_risk,
+        sc.p_no_purchase_90d,
+        '{model}' as model
     from scored as sc
     join dates as d on d.customer_id = sc.customer_id
 )
@@ -178,13 +193,18 @@ def _double(value: float) -> str:
     return f"cast('{float(value)!r}' as double)"
 
 
-def _no_purchase_model(fit: StoredFit | None, as_of: dt.date) -> str:
-    if fit is None:
+def _no_purchase_model(fits: dict[str, StoredFit], as_of: dt.date) -> str:
+    purchase = [f for name, f in fits.items() if name in PURCHASE_MODELS]
+    if not purchase:
         return (
-            f"no BG/NBD run recorded in marts.model_fit for {as_of}: materialize marts/model_fit "
-            "for this date first"
+            f"no purchase-model run recorded in marts.model_fit for {as_of}: materialize "
+            "marts/model_fit for this date first"
         )
-    return f"BG/NBD not fitted ({fit.status}): {fit.message}; no predictions written"
+    reason = next((f.selection_reason for f in purchase if f.selection_reason), "")
+    details = "; ".join(f"{f.model}: {f.status} ({f.message})" for f in purchase if not f.ok)
+    return "no purchase model selected; no predictions written" + "".join(
+        f" - {part}" for part in (reason, details) if part
+    )
 
 
 def _no_value_model(fit: StoredFit | None) -> str:

@@ -42,3 +42,31 @@ def simulate_bgnbd(
     t_x = np.where(x > 0, T * rng.beta(np.maximum(x, 1), n_cal - x + 1), 0.0)
     x_holdout = np.minimum(n_all, k) - x
     return x.astype(float), t_x, x_holdout.astype(float)
+
+
+def simulate_pareto_nbd(
+    params: Mapping[str, float],
+    T: ArrayLike,
+    *,
+    holdout: float = 0.0,
+    seed: int | np.random.Generator = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(x, t_x, x_holdout, no_purchase_in_holdout) for Pareto/NBD customers of ages T.
+
+    lambda ~ Gamma(r, rate alpha), mu ~ Gamma(s, rate beta), lifetime ~ Exponential(mu) from the
+    first purchase. The repeat purchases in (0, min(lifetime, T)] are Poisson(lambda * that
+    span), the last of x uniform arrival times is span * Beta(x, 1); the holdout count is
+    Poisson(lambda * the alive part of (T, T + holdout]).
+    """
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    T = np.asarray(T, dtype=float)
+    n = T.shape
+    lam = rng.gamma(params["r"], 1.0 / params["alpha"], size=n)
+    mu = rng.gamma(params["s"], 1.0 / params["beta"], size=n)
+    lifetime = rng.exponential(1.0 / np.maximum(mu, 1e-300))
+    span = np.minimum(lifetime, T)
+    x = rng.poisson(lam * span)
+    t_x = np.where(x > 0, span * rng.beta(np.maximum(x, 1), 1), 0.0)
+    alive_holdout = np.clip(lifetime - T, 0.0, holdout)
+    x_holdout = rng.poisson(lam * alive_holdout)
+    return x.astype(float), t_x, x_holdout.astype(float), x_holdout == 0

@@ -33,6 +33,8 @@ COLUMNS: dict[str, dict[str, str]] = {
         "predicted_clv_365d": "DOUBLE",
         "expected_next_order_date": "DATE",
         "churn_risk": "VARCHAR",
+        "p_no_purchase_90d": "DOUBLE",
+        "model": "VARCHAR",
     },
     MODEL_FIT: {
         "as_of_date": "DATE",
@@ -48,6 +50,9 @@ COLUMNS: dict[str, dict[str, str]] = {
         "message": "VARCHAR",
         "iterations": "INTEGER",
         "fitted_at": "TIMESTAMP",
+        "selected": "BOOLEAN",
+        "selection_reason": "VARCHAR",
+        "limiting_case": "VARCHAR",
     },
     MODEL_BACKTEST: {
         "as_of_date": "DATE",
@@ -62,6 +67,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "predicted_repeat_purchases": "DOUBLE",
         "error": "DOUBLE",
         "relative_error": "DOUBLE",
+        "model": "VARCHAR",
     },
     REPLENISHMENT_CYCLES: {
         "category": "VARCHAR",
@@ -86,6 +92,9 @@ def ensure_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
     """The table (empty if new); an existing one is kept with its rows (history tables)."""
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {table.split('.')[0]}")
     con.execute(create_sql(table, replace=False))
+    # a warehouse written by an earlier version lacks the columns added since: add them (NULL)
+    for name, kind in COLUMNS[table].items():
+        con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {kind}")
 
 
 def empty_table(con: duckdb.DuckDBPyConnection, table: str) -> None:

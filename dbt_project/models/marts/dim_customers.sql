@@ -16,16 +16,6 @@ with purchases as (
     from {{ ref('int_customer_purchases') }} as p
 ),
 
--- the first matching row of the editable segment map
-segment_priorities as (
-    select p.customer_id, min(seg.priority) as priority
-    from purchases as p
-    inner join {{ ref('rfm_segments') }} as seg
-        on p.r_score between seg.r_score_min and seg.r_score_max
-        and (p.f_score + p.m_score) / 2.0 between seg.fm_score_min and seg.fm_score_max
-    group by p.customer_id
-),
-
 customers as (
     select
         coalesce(pr.customer_id, p.customer_id) as customer_id,
@@ -101,8 +91,9 @@ select
     c.first_order_channel,
     c.first_order_used_coupon
 from customers as c
-left join segment_priorities as sp on sp.customer_id = c.customer_id
-left join {{ ref('rfm_segments') }} as seg on seg.priority = sp.priority
+-- the seed partitions the grid (checked in int_rfm_segment_cells): one segment per cell
+left join {{ ref('int_rfm_segment_cells') }} as seg
+    on seg.r_score = c.r_score and seg.fm_score = (c.f_score + c.m_score) / 2.0
 left join tier_thresholds as tt on tt.customer_id = c.customer_id
 left join {{ ref('member_tiers') }} as t on t.min_net_spend_365d = tt.threshold
 left join first_categories as fc on fc.customer_id = c.customer_id
