@@ -121,11 +121,12 @@ def _load(con: duckdb.DuckDBPyConnection, pg: psycopg.Connection, schema: str, m
     )
     names = sql.SQL(", ").join(sql.Identifier(name) for name, _ in mart.columns)
     selected = ", ".join(_as_copyable(name, t) for name, t in mart.columns)
-    reader = con.sql(
-        f"select {selected} from w.{SCHEMA}.{quote(mart.name)}"
-    ).to_arrow_reader(batch_size=BATCH_ROWS)
     options = pacsv.WriteOptions(include_header=False)
-    with pg.cursor() as cur:
+    # A cursor of its own: DuckDB 2.0 allows no other work on a connection with an open result.
+    with con.cursor() as duck, pg.cursor() as cur:
+        reader = duck.sql(
+            f"select {selected} from w.{SCHEMA}.{quote(mart.name)}"
+        ).to_arrow_reader(batch_size=BATCH_ROWS)
         cur.execute(sql.SQL("CREATE TABLE {} ({})").format(table, columns))
         with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(table, names)) as copy:
             for batch in reader:

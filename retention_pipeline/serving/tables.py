@@ -65,7 +65,7 @@ def served_marts(
             kept.append((column, data_type))
     marts = []
     for table, kept in columns.items():
-        count = con.execute(f"select count(*) from {WAREHOUSE}.{SCHEMA}.{quote(table)}").fetchone()[0]
+        count = con.execute(f"select count(*) from {WAREHOUSE}.{SCHEMA}.{quote(table)}").fetchall()[0][0]
         marts.append(Mart(table, tuple(kept), int(count)))
     return marts
 

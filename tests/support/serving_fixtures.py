@@ -37,12 +37,12 @@ def write_day(warehouse: Path, as_of: dt.date, customers: int = 50) -> None:
 
 
 def pg_available() -> bool:
-    try:
-        import psycopg
+    import psycopg
 
+    try:
         with psycopg.connect(PG_ADMIN, connect_timeout=3):
             return True
-    except Exception:
+    except psycopg.OperationalError:
         return False
 
 
