@@ -166,7 +166,7 @@ def test_postgres_swap_and_read_only_role(tmp_path):
     with fresh_pg_database() as url:
         _pg_publish(warehouse, url)
         write_day(warehouse, DAY2)
-        marts, result = _pg_publish(warehouse, url)
+        _, result = _pg_publish(warehouse, url)
         assert result.attempts == 1
         with psycopg.connect(_reader_url(url)) as reader:
             assert reader.execute("select count(*), max(as_of_date), count(distinct as_of_date) "

@@ -10,8 +10,6 @@ previously published day. Each asset carries a check that the copy's row counts,
 the copy itself, equal the warehouse's. The logic lives in retention_pipeline/serving.
 """
 
-from __future__ import annotations
-
 import datetime as dt
 from collections.abc import Callable, Iterable
 
