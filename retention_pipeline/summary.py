@@ -62,5 +62,6 @@ def _serving_lines(settings: Settings, as_of: str) -> list[str]:
              "postgres": "PostgreSQL schema marts"}
     if not published:
         return [f"serving: nothing published for {as_of} (BI tools keep the previous day)"]
-    return [f"serving ({target}): {where.get(target, target)} ({tables} tables, {rows:,} rows)"
-            for target, (tables, rows) in published.items()]
+    kind = {"serving": "duckdb"}
+    return [f"serving {kind.get(target, target)}: {where.get(target, target)} "
+            f"({tables} tables, {rows:,} rows)" for target, (tables, rows) in published.items()]

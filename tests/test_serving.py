@@ -245,3 +245,61 @@ def test_postgres_unreachable_names_host_and_port(tmp_path):
     write_day(warehouse, DAY1)
     with pytest.raises(postgres.ServingUnavailable, match="127.0.0.1:1 unreachable"):
         _pg_publish(warehouse, "postgresql://postgres@127.0.0.1:1/test")
+
+
+_KILLABLE_PUBLISH = """
+import sys
+from pathlib import Path
+from retention_pipeline.serving import duckdb_file, postgres
+from retention_pipeline.serving.tables import served_marts, warehouse_reader
+with warehouse_reader(Path(sys.argv[1])) as con:
+    marts = served_marts(con, frozenset(), False)
+    if sys.argv[2] == "duckdb":
+        duckdb_file.publish_duckdb_file(con, marts, Path(sys.argv[3]))
+    else:
+        postgres.publish_postgres(con, marts, sys.argv[3], "retention_reader", 60, print)
+"""
+
+
+def _kill_when(target: str, warehouse: Path, out: str, started) -> None:
+    child = subprocess.Popen([sys.executable, "-c", _KILLABLE_PUBLISH, str(warehouse), target, out])
+    deadline = time.monotonic() + 120
+    while not started() and time.monotonic() < deadline and child.poll() is None:
+        time.sleep(0.05)
+    assert child.poll() is None, "the publish ended before it could be killed"
+    child.kill()
+    child.wait()
+
+
+def test_killed_publish_leaves_the_old_copies_whole(tmp_path):
+    import psycopg
+
+    warehouse, serving = tmp_path / "w.duckdb", tmp_path / "serving.duckdb"
+    write_day(warehouse, DAY1)
+    _publish(warehouse, duckdb_file.publish_duckdb_file, serving)
+    write_day(warehouse, DAY2, customers=3_000_000)  # big enough to be killed mid-write
+
+    _kill_when("duckdb", warehouse, str(serving),
+               lambda: any(p.name.endswith(".tmp") for p in tmp_path.iterdir()))
+    with duckdb.connect(str(serving), read_only=True) as con:
+        assert _days_and_counts(con) == ({DAY1}, 51, 25)
+    _publish(warehouse, duckdb_file.publish_duckdb_file, serving)  # the next run cleans up
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["serving.duckdb", "w.duckdb"]
+
+    with fresh_pg_database() as url:
+        write_day(warehouse, DAY1)
+        _pg_publish(warehouse, url)
+        write_day(warehouse, DAY2, customers=3_000_000)
+
+        def copying() -> bool:
+            with psycopg.connect(url, autocommit=True) as con:
+                return con.execute(
+                    "select count(*) from pg_stat_activity where application_name = "
+                    "'retention-serving' and query ilike 'copy%'").fetchone()[0] > 0
+
+        _kill_when("postgres", warehouse, url, copying)
+        with psycopg.connect(url) as con:
+            assert con.execute("select count(*), max(as_of_date) from marts.dim_customers"
+                               ).fetchone() == (51, DAY1)
+            schemas = {r[0] for r in con.execute("select nspname from pg_namespace")}
+            assert not {s for s in schemas if s.startswith("marts__")}

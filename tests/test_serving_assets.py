@@ -96,3 +96,24 @@ def test_publish_records_rows_in_metadata_log_and_check(tmp_path):
                           'order by 3').fetchall()
     assert log == [("serving", DAY2, "cohort_retention", 26), ("serving", DAY2, "dim_customers", 52)]
     assert _served_day(settings.serving) == {DAY2}
+
+
+def test_serving_assets_follow_every_mart_of_the_pipeline(tmp_path):
+    from retention_pipeline.assets.serving import POSTGRES_KEY
+    from retention_pipeline.definitions import build_definitions
+    from retention_pipeline.quality.checks import CHECKED_MARTS
+
+    settings = load_settings(serving_postgres_url="postgresql://u@h:5432/db",
+                             serving_parquet=tmp_path / "pq")
+    graph = build_definitions(settings).resolve_asset_graph()
+    marts = {k for k in graph.get_all_asset_keys() if k.path[0] == "marts"}
+    for key in (DUCKDB_FILE_KEY, POSTGRES_KEY, PARQUET_KEY):
+        node = graph.get(key)
+        assert node.group_name == "serving"
+        assert node.parent_keys == marts
+    for name in CHECKED_MARTS:  # the marts carrying blocking GX checks
+        assert dg.AssetKey(["marts", name]) in marts
+    for name in ("campaign_candidates", "contact_log", "customer_predictions"):
+        assert dg.AssetKey(["marts", name]) in marts
+    default = build_definitions(load_settings()).resolve_asset_graph()
+    assert {k for k in default.get_all_asset_keys() if k.path[0] == "serving"} == {DUCKDB_FILE_KEY}

@@ -86,7 +86,7 @@ def test_readers_during_a_next_day_run(tmp_path):
 
     from retention_pipeline.generator import generate_shop
 
-    generate_shop(tmp_path / "landing", customers=1500, seed=11, end=DAY2)
+    generate_shop(tmp_path / "landing", customers=1000, seed=11, end=DAY2)
     with fresh_pg_database() as url:
         reader_url = url.replace("postgres@", "retention_reader@")
         first = _run(tmp_path, DAY1, url)
@@ -124,7 +124,8 @@ def test_readers_during_a_next_day_run(tmp_path):
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         assert waited, "the swap was never seen waiting for the REPEATABLE READ reader"
         assert "PostgreSQL swap waiting" in result.stderr
-        assert "serving (postgres)" in result.stdout and "serving (serving)" in result.stdout
+        assert "serving postgres: PostgreSQL" in result.stdout
+        assert f"serving duckdb: {tmp_path / 'serving.duckdb'}" in result.stdout
 
         day2 = _warehouse_counts(tmp_path / "warehouse.duckdb")
         expected = {tuple(day1[t] for t in tables), tuple(day2[t] for t in tables)}
