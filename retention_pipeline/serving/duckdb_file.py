@@ -33,7 +33,7 @@ def publish_duckdb_file(con: duckdb.DuckDBPyConnection, marts: list[Mart], path:
         con.execute("CHECKPOINT s")
     except BaseException:
         con.execute("DETACH s")
-        tmp.unlink(missing_ok=True)
+        remove_stale_temps(path)
         raise
     con.execute("DETACH s")
     # A write-ahead log beside the final name would be replayed onto the new file: none may stay.

@@ -1,7 +1,8 @@
 """Writing a file beside its final place and moving it over the old one (same folder, same disk).
 
 A reader holding the old file keeps reading the old inode; a run killed before the move leaves the
-old file whole and a temporary file that the next run removes.
+old file whole and a temporary file (and a DuckDB write-ahead log
+beside it) that the next run removes.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ def temp_path(final: Path) -> Path:
 
 def remove_stale_temps(final: Path) -> None:
     """Temporary files of killed runs (no other run writes at the same time: one run at a time)."""
-    for stale in final.parent.glob(f".{final.name}.*{TMP_SUFFIX}"):
-        stale.unlink(missing_ok=True)
+    for pattern in (f".{final.name}.*{TMP_SUFFIX}", f".{final.name}.*{TMP_SUFFIX}.wal"):
+        for stale in final.parent.glob(pattern):
+            stale.unlink(missing_ok=True)
 
 
 def replace_atomically(tmp: Path, final: Path) -> None:
