@@ -63,6 +63,13 @@ def _settings_options(func):
         click.option("--as-of", "as_of", callback=_date,
                      help="The day the run is for, YYYY-MM-DD (default: today in the reporting tz)."),
         click.option("--reporting-tz", "reporting_tz", help="IANA time zone (default: UTC)."),
+        click.option("--serving", type=click.Path(dir_okay=False, path_type=Path),
+                     help="DuckDB serving file for BI tools (default: data/serving.duckdb)."),
+        click.option("--serving-postgres-url", "serving_postgres_url",
+                     help="PostgreSQL URL to publish the marts to (default: none)."),
+        click.option("--serving-parquet", "serving_parquet",
+                     type=click.Path(file_okay=False, path_type=Path),
+                     help="Folder for <mart>.parquet serving files (default: none)."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -148,8 +155,11 @@ def ui(config, port: int, **flags) -> None:
         os.environ["RETENTION_LANDING"] = str(landing.resolve())
     # The UI's code server reads its settings from the environment; pass on what flags said.
     # (No as-of: in the UI the partition picked is the as-of date.)
-    for name in ("warehouse", "exports", "reporting_tz"):
+    for name in ("warehouse", "exports", "reporting_tz", "serving", "serving_postgres_url",
+                 "serving_parquet"):
         value = getattr(settings, name)
+        if value is None:
+            continue
         value = value.resolve() if isinstance(value, Path) else value
         os.environ[f"RETENTION_{name.upper()}"] = str(value)
     prepare_manifest()

@@ -29,6 +29,7 @@ def build_definitions(settings: Settings, earliest: dt.date | None = None) -> dg
     from retention_pipeline.assets.raw import build_raw_assets
     from retention_pipeline.operations.executor import writer_locked_executor
     from retention_pipeline.operations.freshness import with_marts_freshness
+    from retention_pipeline.assets.serving import build_serving_assets, mart_asset_keys
     from retention_pipeline.partitions import daily_partitions
     from retention_pipeline.quality import build_quality_checks
 
@@ -48,6 +49,9 @@ def build_definitions(settings: Settings, earliest: dt.date | None = None) -> dg
         *build_activation_assets(settings, partitions),
     ]
     assets = with_marts_freshness(assets, settings)
+    # Published last: after every mart and the blocking checks on them.
+    upstream = mart_asset_keys(key for asset in assets for key in asset.keys)
+    assets += build_serving_assets(settings, partitions, upstream)
     asset_keys = {key for asset in assets for key in asset.keys}
     checks = build_quality_checks(settings, partitions, asset_keys=asset_keys)
     job = dg.define_asset_job(

@@ -232,6 +232,33 @@ class Settings(BaseSettings):
         "for an observed replenishment cycle of that category.",
     )
 
+    # --- serving BI tools (README "Serving BI tools"): copies of the marts BI tools may open ---
+    serving: Path = Field(
+        DEFAULT_DATA_DIR / "serving.duckdb",
+        description="DuckDB file of the marts for BI tools (readable by DuckDB 1.x), written beside "
+        "the old one and moved over it after each run. The warehouse file stays the pipeline's own.",
+    )
+    serving_postgres_url: str | None = Field(
+        None, description="PostgreSQL URL (postgresql://user@host:port/db) to publish the marts to "
+        "schema `marts`, swapped in one transaction. None: not published.",
+    )
+    serving_postgres_reader_role: str = Field(
+        "retention_reader", pattern=r"^[a-z_][a-z0-9_]*$",
+        description="Role created if missing and granted read-only access to the PostgreSQL `marts`.",
+    )
+    serving_postgres_swap_timeout: float = Field(
+        600.0, gt=0, description="Seconds the PostgreSQL swap keeps retrying while readers hold "
+        "the old `marts` tables (each try waits briefly for their locks).",
+    )
+    serving_parquet: Path | None = Field(
+        None, description="Folder for <mart>.parquet serving files, each replaced atomically. "
+        "None: not published.",
+    )
+    serve_personal_data: bool = Field(
+        False, description="Serve the columns marked `personal_data` in the dbt YAML (email, phone, "
+        "names, push tokens, WeChat ids, birthday). Off: they stay in the warehouse and CRM files.",
+    )
+
     # --- sample shop (used when no landing folder is given) ------------------------------------
     sample_customers: int = Field(5000, gt=0, description="Customers in the generated sample shop.")
     sample_seed: int = Field(42, description="Seed of the generated sample shop.")

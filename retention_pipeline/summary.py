@@ -43,8 +43,25 @@ def format_summary(settings: Settings, outcome: RunOutcome) -> str:
             kind = "BLOCKING" if check.blocking else "warning"
             detail = f": {check.description}" if check.description else ""
             lines.append(f"  FAILED ({kind}) {check.asset} {check.name}{detail}")
+    lines += _serving_lines(settings, outcome.as_of)
     export_dir = settings.exports / outcome.as_of
     lines.append(f"exports: {export_dir if export_dir.exists() else 'none written'}")
     for failure in outcome.failures:
         lines.append(f"error: {failure}")
     return "\n".join(lines)
+
+
+def _serving_lines(settings: Settings, as_of: str) -> list[str]:
+    """Where BI tools find the day (the serving copies published for it), or that none was."""
+    import datetime as dt
+
+    from retention_pipeline.serving.log import latest_publishes
+
+    published = latest_publishes(settings.warehouse, dt.date.fromisoformat(as_of))
+    where = {"serving": str(settings.serving), "parquet": str(settings.serving_parquet),
+             "postgres": "PostgreSQL schema marts"}
+    if not published:
+        return [f"serving: nothing published for {as_of} (BI tools keep the previous day)"]
+    kind = {"serving": "duckdb"}
+    return [f"serving {kind.get(target, target)}: {where.get(target, target)} "
+            f"({tables} tables, {rows:,} rows)" for target, (tables, rows) in published.items()]

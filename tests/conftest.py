@@ -39,6 +39,7 @@ def sample_shop_run(tmp_path_factory):
         warehouse=root / "warehouse.duckdb",
         exports=root / "exports",
         dagster_home=root / "dagster_home",
+        serving=root / "serving.duckdb",
         as_of=as_of,
         reporting_tz="Europe/Berlin",
     )

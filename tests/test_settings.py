@@ -53,3 +53,43 @@ def test_as_of_defaults_to_today_in_reporting_tz():
 
     settings = load_settings(reporting_tz="Pacific/Kiritimati")
     assert settings.effective_as_of == dt.datetime.now(ZoneInfo("Pacific/Kiritimati")).date()
+
+
+def test_serving_settings_from_flags_env_and_config_file(tmp_path, monkeypatch):
+    defaults = load_settings()
+    assert defaults.serving == Path("data/serving.duckdb")
+    assert defaults.serving_postgres_url is None and defaults.serving_parquet is None
+    assert defaults.serving_postgres_reader_role == "retention_reader"
+    assert defaults.serving_postgres_swap_timeout == 600
+    assert defaults.serve_personal_data is False
+
+    config = tmp_path / "retention.toml"
+    config.write_text(
+        '[retention]\nserving = "toml.duckdb"\nserving_parquet = "pq"\nserve_personal_data = true\n'
+        'serving_postgres_reader_role = "bi"\nserving_postgres_swap_timeout = 30\n'
+        'serving_postgres_url = "postgresql://toml@h/db"\n'
+    )
+    monkeypatch.setenv("RETENTION_SERVING_POSTGRES_URL", "postgresql://env@h/db")
+    monkeypatch.setenv("RETENTION_SERVING_POSTGRES_SWAP_TIMEOUT", "45")
+    settings = load_settings(config=config, serving=Path("flag.duckdb"))
+    assert settings.serving == Path("flag.duckdb")  # flag
+    assert settings.serving_postgres_url == "postgresql://env@h/db"  # env over file
+    assert settings.serving_postgres_swap_timeout == 45
+    assert settings.serving_parquet == Path("pq")  # file
+    assert settings.serve_personal_data is True
+    assert settings.serving_postgres_reader_role == "bi"
+
+
+def test_serving_flags_reach_the_cli():
+    from click.testing import CliRunner
+
+    from retention_pipeline.cli import main
+
+    help_text = CliRunner().invoke(main, ["run", "--help"]).output
+    for flag in ("--serving", "--serving-postgres-url", "--serving-parquet"):
+        assert flag in help_text
+
+
+def test_reader_role_must_be_a_plain_identifier():
+    with pytest.raises(ValueError, match="serving_postgres_reader_role"):
+        load_settings(serving_postgres_reader_role="bi; drop table x")
