@@ -27,9 +27,9 @@ def build_definitions(settings: Settings, earliest: dt.date | None = None) -> dg
     )
     from retention_pipeline.assets.predictions import build_prediction_assets
     from retention_pipeline.assets.raw import build_raw_assets
+    from retention_pipeline.assets.serving import build_serving_assets, mart_asset_keys
     from retention_pipeline.operations.executor import writer_locked_executor
     from retention_pipeline.operations.freshness import with_marts_freshness
-    from retention_pipeline.assets.serving import build_serving_assets, mart_asset_keys
     from retention_pipeline.partitions import daily_partitions
     from retention_pipeline.quality import build_quality_checks
 
