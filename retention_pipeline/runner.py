@@ -58,7 +58,20 @@ def prepare_environment(settings: Settings) -> Path:
     config = home / "dagster.yaml"
     if not config.exists():
         config.write_text(DAGSTER_YAML)
+    _create_storage_once(home)
     return home
+
+
+def _create_storage_once(home: Path) -> None:
+    """Create the SQLite storages of a new Dagster home under a file lock: two runs starting at
+    once on a fresh home would otherwise both stamp its schema version, and Dagster then refuses
+    to open it ("more than one head")."""
+    import fcntl
+
+    with (home / ".storage.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))):
+            pass
 
 
 def ensure_sample_landing(settings: Settings, as_of) -> Path:
