@@ -6,14 +6,14 @@ asset graph's "Materialize all" dialog, which finishes (the backfill's status is
 GraphQL); the cohort_retention mart page with its heatmap; the daily schedule; a run of the
 backfill with its check results.
 
-`RETENTION_UPDATE_SCREENSHOTS=1` also copies the asset-graph and heatmap screenshots to docs/img/
+`UPDATE_DOCS_SCREENSHOTS=1` also copies the asset-graph and heatmap screenshots to docs/img/
 (for the README); they are always saved under the test's tmp_path.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -37,7 +37,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]
 DOCS_IMG = Path(__file__).resolve().parents[1] / "docs" / "img"
-BACKFILL_DAYS = ["2026-03-02", "2026-03-03", "2026-03-04"]
+# The dialog offers the last 90 days by default: three recent days, as a data team would pick.
+TODAY = dt.datetime.now(dt.UTC).date()
+BACKFILL_DAYS = [(TODAY - dt.timedelta(days=n)).isoformat() for n in (3, 2, 1)]
 GROUPS = ["raw", "staging", "intermediate", "marts", "predictions", "activation"]
 REPO_PATH = f"{LOCATION['repositoryName']}@{LOCATION['repositoryLocationName']}"
 
@@ -68,7 +70,7 @@ def browser():
 
 @pytest.fixture
 def ui(tmp_path):
-    env = pipeline_env(tmp_path, RETENTION_PARTITIONS_START="2026-02-25")
+    env = pipeline_env(tmp_path, RETENTION_PARTITIONS_START=(TODAY - dt.timedelta(days=20)).isoformat())
     port = free_port()
     with process(["ui", "--port", str(port)], env, tmp_path / "ui.log") as proc:
         wait_for_webserver(port, proc, tmp_path / "ui.log", timeout=600)
@@ -86,9 +88,14 @@ def _shot(page, tmp_path: Path, name: str, locator=None) -> None:
         page.wait_for_timeout(1_000)
     path = tmp_path / f"{name}.png"
     (locator or page).screenshot(path=str(path))
-    if os.environ.get("RETENTION_UPDATE_SCREENSHOTS"):
+    if os.environ.get("UPDATE_DOCS_SCREENSHOTS"):
         DOCS_IMG.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, DOCS_IMG / f"{name}.png")
+        # A palette of 128 colours keeps the committed pictures small (tens of kB).
+        from PIL import Image
+
+        Image.open(path).convert("RGB").quantize(colors=128).save(
+            DOCS_IMG / f"{name}.png", optimize=True
+        )
 
 
 def _backfill(port: int, backfill_id: str) -> dict:
@@ -157,12 +164,17 @@ def test_dagster_ui_in_chromium(ui, browser, tmp_path):
     # The mart page: description pointing to the metric definitions, and the cohort heatmap of
     # the latest materialization.
     _open(page, f"{base}/assets/marts/cohort_retention")
+    # Markdown metadata (the chart) opens from its row of the metadata table.
+    row = page.get_by_role("row").filter(has_text="retention_heatmap")
+    row.get_by_text("Show Markdown").click(timeout=120_000)
     heatmap = page.locator('img[alt="cohort retention heatmap"]').first
     expect(heatmap).to_be_visible(timeout=120_000)
     assert heatmap.evaluate("img => img.complete && img.naturalWidth > 0")
     expect(page.get_by_text("docs/metrics.md", exact=False).first).to_be_attached()
     heatmap.scroll_into_view_if_needed()
     _shot(page, tmp_path, "cohort-heatmap", heatmap)
+
+    page.keyboard.press("Escape")
 
     # The daily schedule.
     _open(page, f"{base}/locations/{REPO_PATH}/schedules/{SCHEDULE}")
