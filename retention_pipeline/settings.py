@@ -40,6 +40,13 @@ class Settings(BaseSettings):
         DEFAULT_DATA_DIR / "dagster_home",
         description="DAGSTER_HOME used by `retention run` and `make ui` (run history, schedules).",
     )
+    dagster_storage_url: str | None = Field(
+        None,
+        description="PostgreSQL URL (postgresql://user:password@host:5432/db) for Dagster's run, "
+        "event-log and schedule storage, for `retention webserver` + `retention daemon` as "
+        "services. None: SQLite files in the Dagster home. dagster.yaml reads it from the "
+        "environment (RETENTION_DAGSTER_STORAGE_URL), never a copy on disk.",
+    )
 
     # --- what a run is for -------------------------------------------------------------------
     as_of: dt.date | None = Field(
@@ -64,6 +71,9 @@ class Settings(BaseSettings):
     verbose: bool = Field(
         False, description="`retention run` also prints dbt's own log lines (otherwise one line "
         "per step start and end, and one every 30 s while a step runs or waits).",
+    )
+    schedule_minute: int = Field(
+        0, ge=0, le=59, description="Minute of schedule_hour at which the daily scheduled run starts."
     )
 
     # --- data quality -------------------------------------------------------------------------
