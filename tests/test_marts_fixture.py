@@ -292,16 +292,16 @@ def test_dim_customers(warehouse):
         ("c3", True, D(2024, 2, 20), D(2024, 4, 10), 2, 2, 85, 50, 5,
          5, 3, 4, 3.5, "Loyal Customers", 85, "Bronze"),
         ("c4", True, D(2024, 3, 7), D(2024, 3, 7), 1, 1, 0, None, 39,
-         1, 1, 1, 1, "Hibernating", 0, "Bronze"),
+         1, 1, 1, 1, "Lost", 0, "Bronze"),
         ("c5", True, D(2024, 4, 15), D(2024, 4, 15), 1, 1, 55, None, 0,
-         5, 1, 2, 1.5, "Potential Loyalist", 55, "Bronze"),
+         5, 1, 2, 1.5, "Recent Customers", 55, "Bronze"),
         ("c6", True, None, None, 0, 0, 0, None, None,
          None, None, None, None, None, 0, "Bronze"),
         # 2023-04-16 is outside (as-of − 365, as-of]: 600 + 2500, not 7100 (Platinum)
         ("c7", True, D(2023, 4, 16), D(2024, 4, 1), 3, 3, 7100, 175.5, 14,
          4, 5, 5, 5, "Champions", 3100, "Gold"),
         ("c9", False, D(2024, 3, 12), D(2024, 3, 12), 1, 1, 45, None, 34,
-         2, 1, 1, 1, "About To Sleep", 45, "Bronze"),
+         2, 1, 1, 1, "Hibernating", 45, "Bronze"),
     ]
 
 

@@ -88,9 +88,11 @@ def test_serve_personal_data_keeps_the_columns(tmp_path):
 
 
 @pytest.fixture(scope="session")
-def duckdb1_python(pytestconfig) -> Path:
-    """A throwaway venv with DuckDB 1.x (what BI drivers embed), built once and cached."""
-    venv = Path(pytestconfig.cache.mkdir("duckdb1-venv"))
+def duckdb1_python(pytestconfig, tmp_path_factory) -> Path:
+    """A throwaway venv with DuckDB 1.x (what BI drivers embed), built once and cached (in a
+    temporary folder when pytest runs without its cache)."""
+    cache = getattr(pytestconfig, "cache", None)
+    venv = Path(cache.mkdir("duckdb1-venv") if cache else tmp_path_factory.mktemp("duckdb1-venv"))
     python = venv / "bin" / "python"
     if not (venv / ".ready").exists():
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
