@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 ARGS   ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test ui install install-dev bench lint clean
+.PHONY: run test ui install install-dev chromium bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,17 @@ install-dev: $(VENV)/.installed-dev
 run: $(VENV)/.installed
 	$(BIN)/retention run $(ARGS)
 
-## test: the whole test suite (real DuckDB, dbt, Dagster; PostgreSQL/MariaDB tests skip if absent)
-test: $(VENV)/.installed-dev
+## chromium: Debian's browser for the UI test (Playwright drives it; it never downloads one).
+## Installed when missing and we are root; if that fails the browser test skips with the reason.
+chromium:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing chromium for the browser test"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	    || echo "chromium could not be installed: the browser test will be skipped"; \
+	fi
+
+## test: the whole test suite (real DuckDB, dbt, Dagster, Chromium; PostgreSQL/MariaDB tests skip if absent)
+test: $(VENV)/.installed-dev chromium
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## ui: the Dagster UI on http://localhost:3000 (asset graph, daily schedule, runs, checks)

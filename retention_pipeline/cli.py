@@ -1,4 +1,4 @@
-"""`retention` command line: generate a sample shop, run the pipeline, open the UI."""
+"""`retention` command line: generate a sample shop, run the pipeline, open the UI, serve it."""
 
 from __future__ import annotations
 
@@ -139,16 +139,12 @@ def run(config, **flags) -> None:
     sys.exit(0 if ok else 1)
 
 
-@main.command()
-@_settings_options
-@click.option("--port", type=int, default=3000, show_default=True)
-def ui(config, port: int, **flags) -> None:
-    """Start the Dagster UI (dagster dev) on the same settings."""
+def _serving_environment(settings) -> Path:
+    """Dagster home, landing, manifest and RETENTION_* env for a Dagster process; the workspace."""
     from retention_pipeline.assets.dbt import prepare_manifest
     from retention_pipeline.paths import REPO_DIR
     from retention_pipeline.runner import ensure_sample_landing, prepare_environment
 
-    settings = _load(config, **flags)
     os.environ["DAGSTER_HOME"] = str(prepare_environment(settings))
     if settings.landing is None:
         landing = _guarded(ensure_sample_landing, settings, settings.effective_as_of)
@@ -163,9 +159,39 @@ def ui(config, port: int, **flags) -> None:
         value = value.resolve() if isinstance(value, Path) else value
         os.environ[f"RETENTION_{name.upper()}"] = str(value)
     prepare_manifest()
-    dagster = Path(sys.executable).with_name("dagster")
-    os.execv(str(dagster), [str(dagster), "dev", "-w", str(REPO_DIR / "workspace.yaml"),
-                            "-p", str(port)])
+    return REPO_DIR / "workspace.yaml"
+
+
+def _exec(program: str, *args: str) -> None:
+    path = Path(sys.executable).with_name(program)
+    os.execv(str(path), [str(path), *args])
+
+
+@main.command()
+@_settings_options
+@click.option("--port", type=int, default=3000, show_default=True)
+def ui(config, port: int, **flags) -> None:
+    """Start the Dagster UI (dagster dev) on the same settings."""
+    workspace = _serving_environment(_load(config, **flags))
+    _exec("dagster", "dev", "-w", str(workspace), "-p", str(port))
+
+
+@main.command()
+@_settings_options
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=3000, show_default=True)
+def webserver(config, host: str, port: int, **flags) -> None:
+    """The Dagster UI as a long-running service (dagster-webserver); pair it with `daemon`."""
+    workspace = _serving_environment(_load(config, **flags))
+    _exec("dagster-webserver", "-w", str(workspace), "-h", host, "-p", str(port))
+
+
+@main.command()
+@_settings_options
+def daemon(config, **flags) -> None:
+    """Dagster's daemon as a long-running service: schedules, the run queue, backfills."""
+    workspace = _serving_environment(_load(config, **flags))
+    _exec("dagster-daemon", "run", "-w", str(workspace))
 
 
 if __name__ == "__main__":

@@ -64,7 +64,7 @@ def build_definitions(settings: Settings, earliest: dt.date | None = None) -> dg
         job,
         name="daily_refresh_schedule",
         hour_of_day=settings.schedule_hour,
-        minute_of_hour=0,
+        minute_of_hour=settings.schedule_minute,
         description="Every morning in the reporting time zone: the run for that day (the as-of date).",
     ))
     return dg.Definitions(

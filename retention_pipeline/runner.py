@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,23 @@ concurrency:
     default_limit: 1
 telemetry:
   enabled: false
+# Loading the code location (dbt manifest, GX) can take minutes on a busy small machine.
+code_servers:
+  local_startup_timeout: 600
 """
+# With `dagster_storage_url`: runs, event logs and schedules in PostgreSQL. The URL is read from
+# the environment when Dagster starts, so no password is ever written into the Dagster home.
+POSTGRES_STORAGE_YAML = """\
+storage:
+  postgres:
+    postgres_url:
+      env: RETENTION_DAGSTER_STORAGE_URL
+"""
+
+
+def dagster_yaml(settings: Settings) -> str:
+    """The dagster.yaml of the Dagster home for these settings."""
+    return DAGSTER_YAML + (POSTGRES_STORAGE_YAML if settings.dagster_storage_url else "")
 
 
 @dataclass
@@ -56,9 +73,39 @@ def prepare_environment(settings: Settings) -> Path:
     home = settings.dagster_home.resolve()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(DAGSTER_YAML)
+    wanted = dagster_yaml(settings)
+    # Rewritten when the storage changes, but only if it is ours (a hand-made one is left alone).
+    if not config.exists() or (
+        config.read_text() != wanted and config.read_text().startswith(DAGSTER_YAML.split("\n")[0])
+    ):
+        config.write_text(wanted)
+    if settings.dagster_storage_url:
+        # A URL from retention.toml reaches dagster.yaml (and the run processes) this way.
+        os.environ["RETENTION_DAGSTER_STORAGE_URL"] = dagster_postgres_url(settings.dagster_storage_url)
+    if not settings.dagster_storage_url:
+        _create_storage_once(home)
     return home
+
+
+def _create_storage_once(home: Path) -> None:
+    """Create the SQLite storages of a new Dagster home under a file lock: two runs starting at
+    once on a fresh home would otherwise both stamp its schema version, and Dagster then refuses
+    to open it ("more than one head")."""
+    import fcntl
+
+    with (home / ".storage.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))):
+            pass
+
+
+def dagster_postgres_url(url: str) -> str:
+    """The URL with the psycopg2 driver named: SQLAlchemy 2.1 maps a bare postgresql:// to
+    psycopg 3, whose connections dagster-postgres finds closed ("the connection is closed")."""
+    for bare in ("postgresql://", "postgres://"):
+        if url.startswith(bare):
+            return "postgresql+psycopg2://" + url[len(bare):]
+    return url
 
 
 def ensure_sample_landing(settings: Settings, as_of) -> Path:

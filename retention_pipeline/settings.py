@@ -52,6 +52,13 @@ class Settings(BaseSettings):
         DEFAULT_DATA_DIR / "dagster_home",
         description="DAGSTER_HOME used by `retention run` and `make ui` (run history, schedules).",
     )
+    dagster_storage_url: str | None = Field(
+        None,
+        description="PostgreSQL URL (postgresql://user:password@host:5432/db) for Dagster's run, "
+        "event-log and schedule storage, for `retention webserver` + `retention daemon` as "
+        "services. None: SQLite files in the Dagster home. dagster.yaml reads it from the "
+        "environment (RETENTION_DAGSTER_STORAGE_URL), never a copy on disk.",
+    )
 
     # --- what a run is for -------------------------------------------------------------------
     as_of: dt.date | None = Field(
@@ -76,6 +83,9 @@ class Settings(BaseSettings):
     verbose: bool = Field(
         False, description="`retention run` also prints dbt's own log lines (otherwise one line "
         "per step start and end, and one every 30 s while a step runs or waits).",
+    )
+    schedule_minute: int = Field(
+        0, ge=0, le=59, description="Minute of schedule_hour at which the daily scheduled run starts."
     )
 
     # --- data quality -------------------------------------------------------------------------
@@ -204,12 +214,18 @@ class Settings(BaseSettings):
     clv_discount_rate_annual: float = Field(
         0.10, gt=-1, description="Annual discount rate of predicted_clv_365d (applied monthly).",
     )
+    churn_risk_basis: Literal["p_alive", "p_purchase_in_horizon"] = Field(
+        "p_alive",
+        description="The probability churn_risk is banded on: 'p_alive' (P(alive) of the selected "
+        "purchase model) or 'p_purchase_in_horizon' (P(at least one occasion within "
+        "churn_risk_horizon_days), which also separates BG/NBD's one-time buyers, all alive there).",
+    )
     churn_risk_horizon_days: int = Field(
         365, ge=1, description="churn_risk is read from the probability of at least one occasion "
         "within this many days after the as-of date.",
     )
     churn_risk_high_below: float = Field(
-        0.3, ge=0, le=1, description="churn_risk 'high' when that probability is below this.",
+        0.3, ge=0, le=1, description="churn_risk 'high' when the churn_risk_basis probability is below this.",
     )
     churn_risk_medium_below: float = Field(
         0.6, ge=0, le=1, description="churn_risk 'medium' when it is below this (and not high); "

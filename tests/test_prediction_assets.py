@@ -141,7 +141,9 @@ def test_predictions_match_the_pure_models_on_the_pandas_summary(simulated):
     }
     for column, values in expected.items():
         np.testing.assert_allclose(got[column].to_numpy(float), values, rtol=1e-6, err_msg=column)
-    bands = churn_risk_band(expected["p_purchase_in_horizon"], high_below=0.3, medium_below=0.6)
+    bands = churn_risk_band(
+        expected[settings.churn_risk_basis], high_below=0.3, medium_below=0.6
+    )
     assert list(got["churn_risk"]) == list(bands)
     assert {"low", "medium", "high"} <= set(bands)  # the data exercise every band
     assert (got["as_of_date"] == pd.Timestamp(AS_OF)).all()

@@ -1,7 +1,7 @@
 """The marts' freshness policy: stale when today's morning run has not landed in time.
 
 A mart is fresh when it was materialized since local midnight (reporting time zone) and by the
-deadline `schedule_hour + freshness_grace_hours`; after the deadline without such a run the UI
+deadline `schedule_hour:schedule_minute + freshness_grace_hours`; after the deadline without such a run the UI
 shows it as failing its freshness policy, on each mart's page and in the asset graph.
 """
 
@@ -18,7 +18,8 @@ LAST_MINUTE_OF_DAY = 23 * 60 + 59
 
 def marts_freshness_policy(settings: Settings) -> dg.FreshnessPolicy:
     deadline = min(
-        round((settings.schedule_hour + settings.freshness_grace_hours) * 60),
+        settings.schedule_hour * 60 + settings.schedule_minute
+        + round(settings.freshness_grace_hours * 60),
         LAST_MINUTE_OF_DAY,
     )
     return dg.FreshnessPolicy.cron(

@@ -132,6 +132,7 @@ def _predictions_sql(
     else:
         value = "cast(null as double)"
     high, medium = _double(settings.churn_risk_high_below), _double(settings.churn_risk_medium_below)
+    basis = settings.churn_risk_basis  # a Literal: safe to put in the SQL
     return f"""
 with dates as (
     select
@@ -175,8 +176,8 @@ predictions as (
             ) as integer)
         end as expected_next_order_date,
         case
-            when sc.p_purchase_in_horizon < {high} then 'high'
-            when sc.p_purchase_in_horizon < {medium} then 'medium'
+            when sc.{basis} < {high} then 'high'
+            when sc.{basis} < {medium} then 'medium'
             else 'low'
         end as churn_risk,
         sc.p_no_purchase_90d,
