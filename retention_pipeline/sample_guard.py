@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 
 from retention_pipeline.files import make_private, private_mkdir
+from retention_pipeline.warehouse import open_duckdb
 
 LANDING_MARK = ".sample.json"
 EXPORTS_MARK = ".sample.json"
@@ -54,7 +55,7 @@ def warehouse_mark(warehouse: Path) -> dict | None:
     if not warehouse.exists():
         return None
     try:
-        con = duckdb.connect(str(warehouse), read_only=True)
+        con = open_duckdb(warehouse, read_only=True)
     except duckdb.Error as exc:
         raise NotTheSampleError(
             f"warehouse {warehouse} exists but cannot be opened to check whether it is the sample "
@@ -84,7 +85,7 @@ def check_warehouse(warehouse: Path) -> dict | None:
 
 def mark_warehouse(warehouse: Path, params: dict, settings=None) -> None:
     """Create the sample's warehouse (the file must not exist yet) with its mark."""
-    con = duckdb.connect(str(warehouse))
+    con = open_duckdb(warehouse, settings=settings)
     make_private(warehouse, settings)
     try:
         con.execute("create schema if not exists raw")

@@ -36,6 +36,18 @@ class Settings(BaseSettings):
         DEFAULT_DATA_DIR / "warehouse.duckdb", description="DuckDB warehouse file written by runs."
     )
     exports: Path = Field(DEFAULT_DATA_DIR / "exports", description="Folder for CRM export files.")
+    duckdb_memory_limit: str = Field(
+        "6GB", description="DuckDB memory_limit of every connection the pipeline opens, dbt's "
+        "included (e.g. '6GB', '80%'); beyond it DuckDB spills to duckdb_temp_directory.",
+    )
+    duckdb_threads: int = Field(
+        default_factory=lambda: os.cpu_count() or 2, ge=1,
+        description="DuckDB threads of every connection, dbt's included. Default: the CPU cores.",
+    )
+    duckdb_temp_directory: Path | None = Field(
+        None, description="Folder DuckDB spills to beyond duckdb_memory_limit. None: duckdb_tmp "
+        "beside the warehouse file.",
+    )
     dagster_home: Path = Field(
         DEFAULT_DATA_DIR / "dagster_home",
         description="DAGSTER_HOME used by `retention run` and `make ui` (run history, schedules).",
@@ -308,6 +320,20 @@ class Settings(BaseSettings):
         if self.as_of is not None:
             return self.as_of
         return dt.datetime.now(ZoneInfo(self.reporting_tz)).date()
+
+    @property
+    def effective_duckdb_temp_directory(self) -> Path:
+        if self.duckdb_temp_directory is not None:
+            return self.duckdb_temp_directory
+        return Path(self.warehouse).parent / "duckdb_tmp"
+
+    def duckdb_config(self) -> dict[str, str]:
+        """The DuckDB session settings of every pipeline connection (and dbt's, via env vars)."""
+        return {
+            "memory_limit": self.duckdb_memory_limit,
+            "threads": str(self.duckdb_threads),
+            "temp_directory": str(self.effective_duckdb_temp_directory.resolve()),
+        }
 
     @property
     def effective_landing(self) -> Path:

@@ -1,4 +1,4 @@
-"""The DuckDB warehouse file: one writer at a time, sessions pinned to UTC."""
+"""The DuckDB warehouse file: one writer at a time, sessions pinned to UTC and bounded in memory."""
 
 from __future__ import annotations
 
@@ -26,11 +26,62 @@ def connect(
     if not read_only:
         private_mkdir(path.parent, settings)
         created = not path.exists()
-    con = duckdb.connect(str(path), read_only=read_only)
+    con = open_duckdb(path, read_only=read_only, settings=settings)
     if created:
         make_private(path, settings)
     try:
-        con.execute("SET TimeZone = 'UTC'")
         yield con
     finally:
         con.close()
+
+
+def open_duckdb(
+    database: Path | str = ":memory:", read_only: bool = False, settings=None
+) -> duckdb.DuckDBPyConnection:
+    """Every DuckDB connection of the pipeline is opened here: UTC session, and the memory
+    limit, threads and spill folder of the settings (`duckdb_*`), so that no step can take
+    more memory than the deployment allows (dbt gets the same values through profiles.yml)."""
+    con = duckdb.connect(str(database), read_only=read_only)
+    try:
+        apply_session_settings(con, settings)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def apply_session_settings(con: duckdb.DuckDBPyConnection, settings=None) -> None:
+    config = _settings(settings).duckdb_config()
+    # The spill folder holds pages of the warehouse (personal data): private like the file.
+    temp = Path(config["temp_directory"])
+    try:
+        private_mkdir(temp, settings)
+    except OSError:
+        pass  # a read-only deployment: DuckDB only needs it when it spills
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"SET memory_limit = {_literal(config['memory_limit'])}")
+    con.execute(f"SET threads = {int(config['threads'])}")
+    con.execute(f"SET temp_directory = {_literal(str(temp))}")
+
+
+def dbt_duckdb_env(settings) -> dict[str, str]:
+    """The env vars dbt_project/profiles.yml reads for dbt's DuckDB session settings."""
+    config = settings.duckdb_config()
+    return {
+        "DBT_DUCKDB_MEMORY_LIMIT": config["memory_limit"],
+        "DBT_DUCKDB_THREADS": config["threads"],
+        "DBT_DUCKDB_TEMP_DIRECTORY": config["temp_directory"],
+    }
+
+
+def _settings(settings):
+    # Callers without settings at hand (helpers, tools) get the deployment's: env, TOML, defaults.
+    if settings is None or not hasattr(settings, "duckdb_config"):
+        from retention_pipeline.settings import load_settings
+
+        return load_settings()
+    return settings
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"

@@ -151,10 +151,10 @@ def test_vip_early_access_for_top_tiers_and_best_segments(shop):
     assert {(r["customer_id"], r["dedupe_key"]) for r in rows} == {
         ("gold", "vip_early_access:in3"), ("champion", "vip_early_access:in3"),
     }
-    assert json.loads(rows[0]["context"]) == {
+    assert json.loads(rows[0]["context"]) == {"products": [{
         "product_id": "in3", "product_name": "Geisha", "category": "coffee",
         "launch_date": "2026-03-13",
-    }
+    }]}
 
 
 def test_launch_dates_are_local_to_the_reporting_time_zone(tmp_path):
@@ -190,7 +190,69 @@ def test_new_arrival_for_recent_buyers_of_the_category_who_do_not_own_it(shop):
 
     # launched 3 days ago: yes; today or 8 days ago: no (the 7 days before the as-of date)
     assert {(r["customer_id"], r["dedupe_key"]) for r in rows} == {("recent", "new_arrival:new_beans")}
-    assert json.loads(rows[0]["context"])["product_name"] == "Nouveau"
+    assert json.loads(rows[0]["context"])["products"][0]["product_name"] == "Nouveau"
+
+
+def product_ids(candidate: dict) -> list[str]:
+    return [p["product_id"] for p in json.loads(candidate["context"])["products"]]
+
+
+def several_launches(shop: Shop, vip: bool = True) -> None:
+    """Five coffee launches last week and five in the next days, a tea launch of each; one coffee
+    buyer, one tea buyer (both VIPs unless `vip` is false)."""
+    for n in range(1, 6):
+        shop.product(f"new{n}", "coffee", launched_at=dt.datetime(2026, 3, 10 - n, 9))
+        shop.product(f"soon{n}", "coffee", launched_at=dt.datetime(2026, 3, 11 + n % 3, 9))
+    shop.product("new_tea", "tea", launched_at=dt.datetime(2026, 3, 8, 9))
+    shop.product("soon_tea", "tea", launched_at=dt.datetime(2026, 3, 13, 9))
+    shop.product("beans", "coffee")
+    shop.product("leaves", "tea")
+    for c, item in (("coffee_fan", "beans"), ("tea_fan", "leaves")):
+        shop.customer(c)
+        shop.order(c, days_ago(20), items=[(item, 10.0)])
+        if vip:
+            shop.segment(c, rfm="Champions", tier="Gold")
+
+
+def test_product_campaigns_propose_one_candidate_per_customer_with_the_newest_products(shop):
+    several_launches(shop)
+    shop.derive()
+    policy.decide(shop.con, shop.settings(), AS_OF)
+
+    per_key = shop.con.execute("""
+        select customer_id, campaign, as_of_date, count(*) from marts.campaign_candidates
+        group by all having count(*) > 1
+    """).fetchall()
+    assert per_key == []
+    new = {r["customer_id"]: r for r in shop.candidates(campaign="new_arrival")}
+    # newest launch first, at most 3, only the customer's categories
+    assert product_ids(new["coffee_fan"]) == ["new1", "new2", "new3"]
+    assert new["coffee_fan"]["dedupe_key"] == "new_arrival:new1,new2,new3"
+    assert product_ids(new["tea_fan"]) == ["new_tea"]
+    vip = {r["customer_id"]: r for r in shop.candidates(campaign="vip_early_access")}
+    # the customer's own categories first, then the soonest launch, then the product id
+    assert product_ids(vip["tea_fan"]) == ["soon_tea", "soon3", "soon1"]
+    assert product_ids(vip["coffee_fan"]) == ["soon3", "soon1", "soon4"]
+
+
+def test_a_product_is_announced_once_and_the_next_day_brings_only_the_others(shop):
+    from retention_pipeline.activation import contact_log
+
+    several_launches(shop, vip=False)  # new_arrival only: no daily cap between two campaigns
+    shop.derive()
+    settings = shop.settings()
+    policy.decide(shop.con, settings, AS_OF)
+    assert shop.one(campaign="new_arrival", customer_id="coffee_fan")["state"] == "queued"
+    contact_log.record_day(shop.con, AS_OF)
+    next_day = AS_OF + dt.timedelta(days=1)
+    policy.decide(shop.con, settings, next_day)
+
+    new = {r["customer_id"]: r for r in shop.candidates(campaign="new_arrival")}
+    # new1..new3 were announced yesterday: only the two other launches of the week are left
+    assert product_ids(new["coffee_fan"]) == ["new4", "new5"]
+    assert new["coffee_fan"]["dedupe_key"] == "new_arrival:new4,new5"
+    # tea had a single launch, already announced: no candidate at all
+    assert "tea_fan" not in new
 
 
 def test_after_sales_followup_for_yesterdays_complaints_returns_and_open_tickets(shop):

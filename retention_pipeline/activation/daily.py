@@ -36,7 +36,7 @@ class DayResult:
 def run_day(
     warehouse: Path, settings: Settings, as_of: dt.date, exports_dir: Path | None = None
 ) -> DayResult:
-    with connect(warehouse) as con:
+    with connect(warehouse, settings=settings) as con:
         decision = policy.decide(con, settings, as_of)
         results = checks.run_checks(con, settings, as_of)
         failed = [r for r in results if not r.passed]

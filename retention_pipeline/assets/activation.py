@@ -82,7 +82,7 @@ def _candidates_asset(settings: Settings, partitions: dg.PartitionsDefinition):
         from retention_pipeline.warehouse import connect
 
         as_of = as_of_from_partition(context.partition_key)
-        with connect(settings.warehouse) as con:
+        with connect(settings.warehouse, settings=settings) as con:
             decision = policy.decide(con, settings, as_of)
             results = checks.run_checks(con, settings, as_of)
         return dg.MaterializeResult(
@@ -107,7 +107,7 @@ def _contact_log_asset(settings: Settings, partitions: dg.PartitionsDefinition):
         from retention_pipeline.warehouse import connect
 
         as_of = as_of_from_partition(context.partition_key)
-        with connect(settings.warehouse) as con:
+        with connect(settings.warehouse, settings=settings) as con:
             logged = log.record_day(con, as_of)
             total = con.execute(f"select count(*) from {log.CONTACT_LOG}").fetchone()[0]
         return dg.MaterializeResult(metadata={
@@ -132,7 +132,7 @@ def _segment_members_asset(settings: Settings, partitions: dg.PartitionsDefiniti
         from retention_pipeline.warehouse import connect
 
         as_of = as_of_from_partition(context.partition_key)
-        with connect(settings.warehouse) as con:
+        with connect(settings.warehouse, settings=settings) as con:
             members = segments.build_segment_members(con, settings, as_of)
         return dg.MaterializeResult(metadata={
             "segments": dg.MetadataValue.md(_table(["segment", "members"], members.items())),
@@ -156,7 +156,7 @@ def _campaign_lift_asset(settings: Settings, partitions: dg.PartitionsDefinition
         from retention_pipeline.warehouse import connect
 
         as_of = as_of_from_partition(context.partition_key)
-        with connect(settings.warehouse) as con:
+        with connect(settings.warehouse, settings=settings) as con:
             rows = lift.build_campaign_lift(con, settings, as_of)
         return dg.MaterializeResult(metadata={"rows": dg.MetadataValue.int(rows)})
 
@@ -181,7 +181,7 @@ def _exports_asset(settings: Settings, partitions: dg.PartitionsDefinition):
         from retention_pipeline.warehouse import connect
 
         as_of = as_of_from_partition(context.partition_key)
-        with connect(settings.warehouse, read_only=True) as con:
+        with connect(settings.warehouse, read_only=True, settings=settings) as con:
             written = exports.write_exports(con, settings, as_of, settings.exports)
         problems = exports.verify_manifest(written.folder)
         campaigns = {p.split("/")[1][:-4]: n for p, n in written.rows("campaigns/").items()}

@@ -27,6 +27,7 @@ from dagster_dbt import (
 from retention_pipeline.partitions import as_of_from_partition, daily_asset_options
 from retention_pipeline.paths import DBT_PROJECT_DIR
 from retention_pipeline.settings import Settings
+from retention_pipeline.warehouse import dbt_duckdb_env
 
 
 def dbt_project() -> DbtProject:
@@ -85,6 +86,7 @@ def build_dbt_assets(settings: Settings, partitions: dg.PartitionsDefinition, pr
         as_of = as_of_from_partition(context.partition_key)
         # profiles.yml reads the warehouse path from the environment.
         os.environ["RETENTION_WAREHOUSE"] = str(settings.warehouse.resolve())
+        os.environ.update(dbt_duckdb_env(settings))  # ...and its DuckDB memory/threads/spill
         dbt_vars = json.dumps(settings.dbt_vars(as_of))
         invocation = dbt.cli(["build", "--vars", dbt_vars], context=context)
         events = invocation.stream()
@@ -170,7 +172,7 @@ def _with_mart_reports(context: dg.AssetExecutionContext, events, settings: Sett
     if not held_outputs:
         yield from held_checks
         return
-    with connect(settings.warehouse, read_only=True) as con:
+    with connect(settings.warehouse, read_only=True, settings=settings) as con:
         for model, output in held_outputs:
             yield output.with_metadata({**output.metadata, **mart_metadata(con, model)})
     yield from held_checks

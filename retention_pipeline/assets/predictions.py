@@ -62,7 +62,7 @@ def _model_fit_asset(settings: Settings, partitions: dg.PartitionsDefinition):
         from retention_pipeline.warehouse import connect
 
         as_of = as_of_from_partition(context.partition_key)
-        with connect(settings.warehouse) as con:
+        with connect(settings.warehouse, settings=settings) as con:
             run = fit_models(con, as_of, settings)
             rows = write_model_fit(con, run)
         metadata = {
@@ -105,7 +105,7 @@ def _customer_predictions_asset(settings: Settings, partitions: dg.PartitionsDef
         from retention_pipeline.warehouse import connect
 
         as_of = as_of_from_partition(context.partition_key)
-        with connect(settings.warehouse) as con:
+        with connect(settings.warehouse, settings=settings) as con:
             outcome = score_customers(con, as_of, settings)
         metadata = {
             "dagster/row_count": dg.MetadataValue.int(outcome.rows),
@@ -139,7 +139,7 @@ def _model_backtest_asset(settings: Settings, partitions: dg.PartitionsDefinitio
         from retention_pipeline.warehouse import connect
 
         as_of = as_of_from_partition(context.partition_key)
-        with connect(settings.warehouse) as con:
+        with connect(settings.warehouse, settings=settings) as con:
             outcome = run_backtest(con, as_of, settings)
             rows = write_backtest(con, outcome)
         return dg.MaterializeResult(metadata=_backtest_metadata(context, outcome, rows))
@@ -162,7 +162,7 @@ def _replenishment_cycles_asset(settings: Settings, partitions: dg.PartitionsDef
         from retention_pipeline.warehouse import connect
 
         as_of = as_of_from_partition(context.partition_key)
-        with connect(settings.warehouse) as con:
+        with connect(settings.warehouse, settings=settings) as con:
             outcome = build_replenishment_cycles(con, as_of, settings.cycle_min_samples)
             cycles = con.execute(
                 f"select category, round(cycle_days, 1), sample_size, source "

@@ -135,7 +135,7 @@ def evaluate(settings: Settings, frames: list, as_of: dt.date) -> Evaluation:
     from retention_pipeline.warehouse import connect
 
     started = time.perf_counter()
-    with connect(settings.warehouse, read_only=True) as con:
+    with connect(settings.warehouse, read_only=True, settings=settings) as con:
         missing = tuple(sorted({f.table for f in frames if not table_exists(con, f.table)}))
         pulled = [] if missing else [pull(con, f, as_of, settings.quality_max_rows) for f in frames]
     pulled_at = time.perf_counter()
@@ -238,7 +238,7 @@ def _raw_as_of(context: dg.AssetCheckExecutionContext, settings: Settings, table
     from retention_pipeline.quality.frames import table_exists
     from retention_pipeline.warehouse import connect
 
-    with connect(settings.warehouse, read_only=True) as con:
+    with connect(settings.warehouse, read_only=True, settings=settings) as con:
         latest = con.execute(f"select max(_batch_date) from {table}").fetchone()[0] if table_exists(
             con, table
         ) else None

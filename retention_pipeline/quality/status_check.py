@@ -55,7 +55,7 @@ def build_status_check(
         from retention_pipeline.quality.frames import table_exists
         from retention_pipeline.warehouse import connect
 
-        with connect(settings.warehouse, read_only=True) as con:
+        with connect(settings.warehouse, read_only=True, settings=settings) as con:
             statuses = unknown_statuses(con) if table_exists(con, "marts.fct_orders") else {}
         yield dg.AssetCheckResult(
             asset_key=ORDERS_MART,

@@ -13,6 +13,7 @@ import duckdb
 
 from retention_pipeline.serving.files import remove_stale_temps, replace_atomically, temp_path
 from retention_pipeline.serving.tables import SCHEMA, Mart, quote, sql_path
+from retention_pipeline.warehouse import open_duckdb
 
 STORAGE_VERSION = "v1.0.0"
 TARGET = "serving"
@@ -44,7 +45,7 @@ def publish_duckdb_file(con: duckdb.DuckDBPyConnection, marts: list[Mart], path:
 
 def duckdb_file_counts(path: Path) -> dict[str, int]:
     """Row counts of the published file, read back through a fresh read-only connection."""
-    with duckdb.connect(str(path), read_only=True) as con:
+    with open_duckdb(path, read_only=True) as con:
         tables = [r[0] for r in con.execute(
             "select table_name from information_schema.tables where table_schema = ?", [SCHEMA]
         ).fetchall()]

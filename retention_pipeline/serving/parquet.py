@@ -12,6 +12,7 @@ import duckdb
 
 from retention_pipeline.serving.files import remove_stale_temps, replace_atomically, temp_path
 from retention_pipeline.serving.tables import Mart, sql_path
+from retention_pipeline.warehouse import open_duckdb
 
 TARGET = "parquet"
 
@@ -30,7 +31,7 @@ def publish_parquet(con: duckdb.DuckDBPyConnection, marts: list[Mart], folder: P
 
 def parquet_counts(folder: Path, names: list[str]) -> dict[str, int]:
     counts = {}
-    with duckdb.connect() as con:
+    with open_duckdb() as con:
         for name in names:
             path = sql_path(Path(folder) / f"{name}.parquet")
             counts[name] = con.execute(f"select count(*) from read_parquet('{path}')").fetchone()[0]

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import duckdb
 
+from retention_pipeline.warehouse import open_duckdb
+
 SCHEMA = "marts"
 # What the publishers write about themselves is not a mart to serve (and is written after them).
 NOT_SERVED = frozenset({"serving_log"})
@@ -37,9 +39,8 @@ def quote(identifier: str) -> str:
 def warehouse_reader(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """An in-memory DuckDB with the warehouse attached read-only as `w` (other files can be
     attached beside it for writing). Session time zone UTC, as every warehouse connection."""
-    con = duckdb.connect()
+    con = open_duckdb()
     try:
-        con.execute("SET TimeZone = 'UTC'")
         con.execute(f"ATTACH '{sql_path(warehouse)}' AS {WAREHOUSE} (READ_ONLY)")
         yield con
     finally:

@@ -2,6 +2,10 @@
 -- (default 7; a product launching today is announced tomorrow, never before it is on sale), in a
 -- category the customer bought within the last $lookback_days days (default 365), and the customer
 -- has not bought that product. Once per product.
+-- One candidate per customer and day (not per product): its context lists the newest such products
+-- (up to 3; newest launch first, then product id), and its dedupe key names them. A product already
+-- announced to the customer (queued or held out on an earlier day) is left out, so a candidate is
+-- proposed while at least one of its products is new to the customer, with only those products.
 with launched as (
     select
         product_id,
@@ -28,21 +32,54 @@ already_bought as (
     select distinct customer_id, product_id
     from activation_purchases
     where product_id in (select product_id from new_products)
+),
+
+-- dedupe keys are 'new_arrival:<product_id>[,<product_id>...]'
+announced as (
+    select distinct
+        customer_id,
+        unnest(string_split(substr(dedupe_key, length('new_arrival:') + 1), ',')) as product_id
+    from marts.contact_log
+    where campaign = 'new_arrival' and as_of_date < $as_of and state in ('queued', 'holdout')
+),
+
+offers as (
+    select
+        b.customer_id,
+        n.product_id,
+        n.product_name,
+        n.category,
+        n.launch_date,
+        row_number() over (
+            partition by b.customer_id order by n.launch_date desc, n.product_id
+        ) as product_rank
+    from category_buyers as b
+    join new_products as n on n.category = b.category
+    where not exists (
+        select 1 from already_bought as a
+        where a.customer_id = b.customer_id and a.product_id = n.product_id
+    )
+    and not exists (
+        select 1 from announced as s
+        where s.customer_id = b.customer_id and s.product_id = n.product_id
+    )
 )
 
 select
-    b.customer_id,
+    customer_id,
     'new_arrival' as campaign,
-    'new_arrival:' || n.product_id as dedupe_key,
+    'new_arrival:' || string_agg(product_id, ',' order by product_rank) as dedupe_key,
     json_object(
-        'product_id', n.product_id,
-        'product_name', n.product_name,
-        'category', n.category,
-        'launch_date', n.launch_date
+        'products',
+        list(
+            json_object(
+                'product_id', product_id,
+                'product_name', product_name,
+                'category', category,
+                'launch_date', launch_date
+            ) order by product_rank
+        )
     )::varchar as context
-from category_buyers as b
-join new_products as n on n.category = b.category
-where not exists (
-    select 1 from already_bought as a
-    where a.customer_id = b.customer_id and a.product_id = n.product_id
-)
+from offers
+where product_rank <= 3
+group by customer_id
