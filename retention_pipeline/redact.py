@@ -12,7 +12,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-# The landing contract's columns that hold personal data (also kept out of serving copies).
+# The columns marked `meta: {personal_data: true}` in the dbt YAML (the list that serving reads
+# from the manifest); kept here too because checks mask raw tables before any manifest exists.
+# tests/test_serving.py checks that this list covers every marked column.
 # `address` is the campaign files' email / phone / token column.
 PERSONAL_COLUMNS = frozenset(
     {"email", "phone", "first_name", "birthday", "push_token", "wechat_openid", "address"}
