@@ -23,14 +23,11 @@ from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
 from .fitting import (
     LOG_BOUND,
-    TOO_FEW_CUSTOMERS,
-    TOO_FEW_REPEAT_CUSTOMERS,
     ModelFit,
     as_params,
-    compress_rows,
     finish,
     minimize_log_params,
-    refused,
+    prepare_histories,
 )
 
 MODEL = "bgnbd"
@@ -155,21 +152,10 @@ def fit_bgnbd(
     dropout: a -> 0) stay "ok" with the parameter named in `at_bounds` and the message.
     """
     x, t_x, T = validate_history(x, t_x, T)
-    w = np.ones_like(x) if weights is None else np.broadcast_to(np.asarray(weights, float), x.shape)
-    n_customers, n_repeat = float(w.sum()), float(w[x > 0].sum())
-    if x.size == 0 or n_customers < max(min_customers, 1):
-        return refused(
-            MODEL, TOO_FEW_CUSTOMERS, f"{n_customers:g} customers < {min_customers}", n_customers
-        )
-    if n_repeat < max(min_repeat_customers, 1):
-        return refused(
-            MODEL,
-            TOO_FEW_REPEAT_CUSTOMERS,
-            f"{n_repeat:g} repeat customers (x > 0) < {max(min_repeat_customers, 1)}",
-            n_customers,
-        )
-    (xu, tu, Tu), wu, _ = compress_rows(x, t_x, T, weights=w)
-    scale = float(np.average(Tu, weights=wu)) or 1.0
+    h = prepare_histories(MODEL, x, t_x, T, weights, min_customers, min_repeat_customers)
+    if isinstance(h, ModelFit):
+        return h
+    xu, tu, Tu, wu, scale, n_customers = h.x, h.t_x, h.T, h.weights, h.scale, h.n_customers
     patterns = _Patterns(xu, tu / scale, Tu / scale, wu)
     upper = np.array([np.log(R_MAX), LOG_BOUND, np.log(AB_MAX), np.log(AB_MAX)])
     optimum = minimize_log_params(

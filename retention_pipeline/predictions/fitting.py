@@ -116,6 +116,43 @@ def compress_rows(*columns: np.ndarray, weights: np.ndarray | None = None):
     return tuple(c[starts] for c in sorted_cols), summed, inverse
 
 
+@dataclass(frozen=True)
+class Histories:
+    """Customer histories ready for a purchase-model fit: distinct (x, t_x, T) rows with their
+    weights, time rescaled to mean T = 1 (`scale` is that unit in the caller's)."""
+
+    x: np.ndarray
+    t_x: np.ndarray
+    T: np.ndarray
+    weights: np.ndarray
+    scale: float
+    n_customers: float
+
+
+def prepare_histories(
+    model: str, x, t_x, T, weights, min_customers: int, min_repeat_customers: int
+) -> Histories | ModelFit:
+    """The guardrails every purchase model shares, then compression and rescaling; a refused
+    `ModelFit` when too few customers (or repeat customers, without whom dropout is not
+    identified) are there to fit. `x, t_x, T` must be validated already."""
+    w = np.ones_like(x) if weights is None else np.broadcast_to(np.asarray(weights, float), x.shape)
+    n_customers, n_repeat = float(w.sum()), float(w[x > 0].sum())
+    if x.size == 0 or n_customers < max(min_customers, 1):
+        return refused(
+            model, TOO_FEW_CUSTOMERS, f"{n_customers:g} customers < {min_customers}", n_customers
+        )
+    if n_repeat < max(min_repeat_customers, 1):
+        return refused(
+            model,
+            TOO_FEW_REPEAT_CUSTOMERS,
+            f"{n_repeat:g} repeat customers (x > 0) < {max(min_repeat_customers, 1)}",
+            n_customers,
+        )
+    (xu, tu, Tu), wu, _ = compress_rows(x, t_x, T, weights=w)
+    scale = float(np.average(Tu, weights=wu)) or 1.0
+    return Histories(xu, tu, Tu, wu, scale, n_customers)
+
+
 def as_params(params: Mapping[str, float] | ModelFit, names: tuple[str, ...]) -> tuple[float, ...]:
     """The named parameters as floats, with a clear error for a failed fit or a missing name."""
     if isinstance(params, ModelFit):
