@@ -139,8 +139,11 @@ def run(config, **flags) -> None:
     sys.exit(0 if ok else 1)
 
 
-def _serving_environment(settings) -> Path:
+def _dagster_environment(settings, config: Path | None = None) -> Path:
     """Dagster home, landing, manifest and RETENTION_* env for a Dagster process; the workspace."""
+    if config is not None:
+        # The code server loads its own settings: the same config file, then the flags below.
+        os.environ["RETENTION_CONFIG"] = str(Path(config).resolve())
     from retention_pipeline.assets.dbt import prepare_manifest
     from retention_pipeline.paths import REPO_DIR
     from retention_pipeline.runner import ensure_sample_landing, prepare_environment
@@ -172,7 +175,7 @@ def _exec(program: str, *args: str) -> None:
 @click.option("--port", type=int, default=3000, show_default=True)
 def ui(config, port: int, **flags) -> None:
     """Start the Dagster UI (dagster dev) on the same settings."""
-    workspace = _serving_environment(_load(config, **flags))
+    workspace = _dagster_environment(_load(config, **flags), config)
     _exec("dagster", "dev", "-w", str(workspace), "-p", str(port))
 
 
@@ -182,7 +185,7 @@ def ui(config, port: int, **flags) -> None:
 @click.option("--port", type=int, default=3000, show_default=True)
 def webserver(config, host: str, port: int, **flags) -> None:
     """The Dagster UI as a long-running service (dagster-webserver); pair it with `daemon`."""
-    workspace = _serving_environment(_load(config, **flags))
+    workspace = _dagster_environment(_load(config, **flags), config)
     _exec("dagster-webserver", "-w", str(workspace), "-h", host, "-p", str(port))
 
 
@@ -190,7 +193,7 @@ def webserver(config, host: str, port: int, **flags) -> None:
 @_settings_options
 def daemon(config, **flags) -> None:
     """Dagster's daemon as a long-running service: schedules, the run queue, backfills."""
-    workspace = _serving_environment(_load(config, **flags))
+    workspace = _dagster_environment(_load(config, **flags), config)
     _exec("dagster-daemon", "run", "-w", str(workspace))
 
 
