@@ -118,6 +118,10 @@ class Settings(BaseSettings):
         0.10, ge=0, le=0.5, description="Share of each campaign's candidates held out as control "
         "group (stable: md5 of customer and campaign); a seed row may override it per campaign.",
     )
+    channel_engagement_days: int = Field(
+        180, ge=1, description="Channel choice: message_open / message_click events of this many "
+        "days (ending on the as-of date) rank a customer's channels; ties keep the campaign's order.",
+    )
     send_hour: int = Field(
         10, ge=0, le=23, description="Local hour of the recipient at which sends are scheduled; a "
         "seed row may override it per campaign; always clamped into the preset's allowed hours.",
@@ -180,6 +184,13 @@ class Settings(BaseSettings):
     )
     surprise_reward_segments: list[str] = Field(
         ["Champions", "Loyal Customers"], description="surprise_reward: RFM segments eligible."
+    )
+    abandoned_checkout_after_days: int = Field(
+        1, ge=1, description="abandoned_checkout: days after the checkout_started / add_to_cart "
+        "(1 = yesterday)."
+    )
+    abandoned_checkout_repeat_days: int = Field(
+        14, ge=1, description="abandoned_checkout: no second reminder within this many days."
     )
     # --- activation: outputs ------------------------------------------------------------------
     lift_attribution_days: int = Field(

@@ -3,16 +3,19 @@
 Order of the decision (the first rule that stops a candidate gives its reason):
 1. `unknown_customer`  the customer is not in staging customers (no profile, no consent);
 2. `already_sent` / `cooldown`  repetition rule or seed cooldown (cooldowns.py);
-3. channel: the campaign's channels in preference order; the first that passes consent, address
-   and caps is used (consent.py, caps.py). None passes: `no_consent` when no channel has consent,
+3. channel: among the campaign's channels that pass consent, address and caps (consent.py,
+   caps.py), the one the customer engaged with most over the last 180 days (engagement.py); a tie
+   keeps the campaign's preference order. None passes: `no_consent` when no channel has consent,
    else `no_address` when no consented channel has an address, else `frequency_cap`;
-4. `daily_marketing_limit`  one marketing message per customer per day: the candidate with the
+4. `daily_volume`  the campaign's optional daily volume cap: its candidates beyond the cap, in order
+   of predicted CLV then customer_id, wait (volume.py);
+5. `daily_marketing_limit`  one marketing message per customer per day: the candidate with the
    lowest priority number wins, then the campaign name, then the dedupe key (deterministic);
    service messages are exempt;
-5. `holdout` / `control_group`  the campaign's stable control group (control_group.py) among
+6. `holdout` / `control_group`  the campaign's stable control group (control_group.py) among
    those who would be sent, so treated and control are alike; a holdout keeps its slot (the
    customer gets nothing else that day, like a treated customer would);
-6. `queued` / `eligible`  sent at send_at (quiet_hours.py).
+7. `queued` / `eligible`  sent at send_at (quiet_hours.py).
 
 Result: `marts.campaign_candidates`, the decisions of the as-of date (replaced by every run).
 """
@@ -31,9 +34,11 @@ from retention_pipeline.activation import (
     contact_log,
     control_group,
     cooldowns,
+    engagement,
     inputs,
     presets,
     quiet_hours,
+    volume,
 )
 from retention_pipeline.activation.sqlutil import execute
 from retention_pipeline.settings import Settings
@@ -42,7 +47,7 @@ CANDIDATES = contact_log.CANDIDATES
 STATES = ("queued", "holdout", "suppressed")
 SUPPRESSION_REASONS = (
     "unknown_customer", "already_sent", "cooldown", "no_consent", "no_address", "frequency_cap",
-    "daily_marketing_limit",
+    "daily_volume", "daily_marketing_limit",
 )
 
 
@@ -71,6 +76,8 @@ def decide(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.date) -
     skipped = campaigns.propose(con, settings, as_of, policy.campaigns)
     cooldowns.build_repeats(con, as_of)
     caps.build_capped(con, as_of)
+    engagement.build_engagement(con, settings, as_of)
+    volume.build_values(con)
     params = {"as_of": as_of, "store_tz": quiet_hours.store_timezone(settings)}
     for step in (_SCREEN_SQL, _CHANNEL_SQL, _DECISION_SQL):
         execute(con, step, params)
@@ -89,7 +96,8 @@ def _drop_working_tables(con: duckdb.DuckDBPyConnection) -> None:
     on the same connection (the checks)."""
     for table in ("activation_proposals", "activation_screened", "activation_channels",
                   "activation_repeats", "activation_capped", "activation_reach",
-                  "activation_purchases", "activation_recipient_timezones"):
+                  "activation_purchases", "activation_recipient_timezones",
+                  "activation_engagement", "activation_values"):
         con.execute(f"drop table if exists temp.{table}")
 
 
@@ -99,7 +107,7 @@ _SCREEN_SQL = f"""
 create or replace temp table activation_screened as
 select
     p.candidate_id, p.customer_id, p.campaign, p.dedupe_key,
-    c.category, c.priority, c.control_share, c.send_hour,
+    c.category, c.priority, c.control_share, c.send_hour, c.daily_volume_cap,
     k.first_name,
     k.language,
     coalesce(z.recipient_timezone, $store_tz) as recipient_timezone,
@@ -128,19 +136,25 @@ options as (
         coalesce(case when s.category = 'service' then reach.service_ok else reach.marketing_ok end,
                  false) as consent_ok,
         reach.address is not null as address_ok,
-        s.category = 'service' or cap.customer_id is null as cap_ok
+        s.category = 'service' or cap.customer_id is null as cap_ok,
+        coalesce(e.engagements, 0) as engagements
     from pairs as s
     join policy_campaign_channels as ch on ch.campaign = s.campaign
     left join activation_reach as reach
         on reach.customer_id = s.customer_id and reach.channel = ch.channel
     left join activation_capped as cap
         on cap.customer_id = s.customer_id and cap.channel = ch.channel
+    left join activation_engagement as e
+        on e.customer_id = s.customer_id and e.channel = ch.channel
 ),
 chosen as (
     select
         customer_id, campaign,
-        arg_min(channel, channel_rank) filter (where consent_ok and address_ok and cap_ok) as channel,
-        arg_min(address, channel_rank) filter (where consent_ok and address_ok and cap_ok) as address,
+        -- most engaged first, then the campaign's order (lists compare element by element)
+        arg_min(channel, [-engagements, channel_rank])
+            filter (where consent_ok and address_ok and cap_ok) as channel,
+        arg_min(address, [-engagements, channel_rank])
+            filter (where consent_ok and address_ok and cap_ok) as address,
         bool_or(consent_ok and address_ok) as reachable,
         bool_or(consent_ok) as consented
     from options
@@ -157,18 +171,41 @@ select
 from chosen
 """
 
-# 4-6: the daily marketing slot, the control group, the send time.
+# 4-7: the daily volume cap, the daily marketing slot, the control group, the send time.
 _DECISION_SQL = f"""
 create or replace table {CANDIDATES} as
-with channelled as (
+with reached as (
     select
         s.*,
         c.channel,
         c.address,
-        coalesce(s.early_reason, c.reason) as policy_reason
+        coalesce(s.early_reason, c.reason) as reached_reason
     from activation_screened as s
     left join activation_channels as c
         on c.customer_id = s.customer_id and c.campaign = s.campaign
+),
+
+volume_ranked as (
+    select
+        r.candidate_id,
+        row_number() over (
+            partition by r.campaign
+            order by v.predicted_clv desc nulls last, r.customer_id, r.dedupe_key
+        ) as volume_rank
+    from reached as r
+    left join activation_values as v on v.customer_id = r.customer_id
+    where r.reached_reason is null and r.daily_volume_cap is not null
+),
+
+channelled as (
+    select
+        r.*,
+        coalesce(
+            r.reached_reason,
+            case when q.volume_rank > r.daily_volume_cap then 'daily_volume' end
+        ) as policy_reason
+    from reached as r
+    left join volume_ranked as q on q.candidate_id = r.candidate_id
 ),
 
 slot_winners as (

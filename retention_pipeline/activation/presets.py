@@ -6,7 +6,8 @@ stops the run with a message instead of silently sending nothing (or too much).
 
 Temp tables made here, read by the policy:
 - `policy_campaigns`          enabled campaigns: category (fixed in code), priority, cooldown,
-                              control share and send hour (seed, else setting; hour clamped)
+                              control share and send hour (seed, else setting; hour clamped),
+                              daily volume cap (null = none)
 - `policy_campaign_channels`  campaign × channel in preference order (channel_rank 1 first)
 - `policy_caps`               channel × window_days × max_sends
 - `policy_consent_free`       channels service messages may use without marketing consent
@@ -101,7 +102,8 @@ def _create_tables(con, settings: Settings, preset: str, earliest: int, latest: 
             coalesce(s.cooldown_days, 0) as cooldown_days,
             coalesce(s.control_share, $control_share) as control_share,
             -- the allowed hours win over any configured send hour
-            least(greatest(coalesce(s.send_hour, $send_hour), $earliest), $latest) as send_hour
+            least(greatest(coalesce(s.send_hour, $send_hour), $earliest), $latest) as send_hour,
+            s.daily_volume_cap  -- null: no cap
         from {SEED_CAMPAIGNS} as s
         join (values {categories}) as k(campaign, category) on k.campaign = s.campaign
         where s.preset = $preset and coalesce(s.enabled, false)

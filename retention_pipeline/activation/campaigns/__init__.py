@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from retention_pipeline.activation import inputs
+from retention_pipeline.activation.contact_log import CONTACT_LOG
 from retention_pipeline.settings import Settings
 
 SERVICE = "service"
@@ -35,9 +36,28 @@ CAMPAIGN_CATEGORY: dict[str, str] = {
     "win_back": MARKETING,
     "win_back_high_value": MARKETING,
     "surprise_reward": MARKETING,
+    "abandoned_checkout": MARKETING,
+    "delivery_apology": SERVICE,
 }
 
 SQL_DIR = Path(__file__).resolve().parent
+
+# What the rules share, as DuckDB table macros (one definition, called from several rules):
+# - activation_logged_keys(campaign, as_of): the dedupe keys already queued or held out for each
+#   customer on an earlier day ("had" the message: control and treated repeat alike);
+# - activation_announced(campaign, as_of): the products such keys name, for the rules whose key is
+#   '<campaign>:<product_id>[,<product_id>...]' (new_arrival, vip_early_access).
+MACROS = f"""
+create or replace temp macro activation_logged_keys(campaign_name, as_of) as table
+    select distinct customer_id, dedupe_key
+    from {CONTACT_LOG}
+    where campaign = campaign_name and as_of_date < as_of and state in ('queued', 'holdout');
+create or replace temp macro activation_announced(campaign_name, as_of) as table
+    select distinct
+        customer_id,
+        unnest(string_split(substr(dedupe_key, length(campaign_name) + 2), ',')) as product_id
+    from activation_logged_keys(campaign_name, as_of);
+"""
 
 
 @dataclass(frozen=True)
@@ -101,6 +121,12 @@ RULES: tuple[CampaignRule, ...] = (
                    "segments": list(s.surprise_reward_segments)},
         repeat_after_days=lambda s: s.surprise_reward_min_gap_days,
     ),
+    CampaignRule(
+        "abandoned_checkout", ("abandoned_checkout",),
+        lambda s: {"abandoned_after_days": s.abandoned_checkout_after_days},
+        repeat_after_days=lambda s: s.abandoned_checkout_repeat_days,
+        requires=(inputs.EVENTS,),
+    ),
 )
 
 
@@ -115,12 +141,14 @@ def validate_settings(settings: Settings) -> None:
 def propose(con, settings: Settings, as_of, enabled: tuple[str, ...]) -> dict[str, str]:
     """Run the rules of the enabled campaigns into temp table `activation_proposals`.
 
-    Needs `activation_purchases` (inputs.build_purchases) and the `activation_bucket` macro
-    (control_group.install_macros). Returns the enabled campaigns that could not run, with why.
+    Needs `activation_purchases` (inputs.build_purchases), the `activation_bucket` macro
+    (control_group.install_macros) and the contact log (contact_log.ensure_table). Returns the
+    enabled campaigns that could not run, with why.
     """
     from retention_pipeline.activation.sqlutil import execute, read_sql
 
     validate_settings(settings)
+    con.execute(MACROS)
     con.execute("""
         create or replace temp table activation_proposals (
             customer_id varchar, campaign varchar, dedupe_key varchar, context varchar,

@@ -34,15 +34,6 @@ already_bought as (
     where product_id in (select product_id from new_products)
 ),
 
--- dedupe keys are 'new_arrival:<product_id>[,<product_id>...]'
-announced as (
-    select distinct
-        customer_id,
-        unnest(string_split(substr(dedupe_key, length('new_arrival:') + 1), ',')) as product_id
-    from marts.contact_log
-    where campaign = 'new_arrival' and as_of_date < $as_of and state in ('queued', 'holdout')
-),
-
 offers as (
     select
         b.customer_id,
@@ -60,7 +51,7 @@ offers as (
         where a.customer_id = b.customer_id and a.product_id = n.product_id
     )
     and not exists (
-        select 1 from announced as s
+        select 1 from activation_announced('new_arrival', $as_of) as s
         where s.customer_id = b.customer_id and s.product_id = n.product_id
     )
 )

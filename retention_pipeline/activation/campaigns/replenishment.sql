@@ -3,6 +3,9 @@
 -- due + $days_after_due (default -3 .. +7), due = last purchase date + cycle days. "Nothing of that
 -- category since" holds by construction: the last purchase is the latest one up to the as-of date.
 -- Once per purchase: the dedupe key carries the category and the date of that last purchase.
+-- One candidate per customer and day: when several categories are due, the one due first (then
+-- the category name); a purchase already reminded (queued or held out on an earlier day) is left
+-- out, so the other due categories come on the following days.
 with last_purchase as (
     select customer_id, category, max(order_date) as last_purchase_date
     from activation_purchases
@@ -25,6 +28,13 @@ in_window as (
     select *
     from due
     where $as_of between due_date - $days_before_due and due_date + $days_after_due
+      and not exists (
+          select 1 from activation_logged_keys('replenishment', $as_of) as k
+          where k.customer_id = due.customer_id
+            and k.dedupe_key = 'replenishment:' || due.category || ':'
+                || strftime(due.last_purchase_date, '%Y-%m-%d')
+      )
+    qualify row_number() over (partition by customer_id order by due_date, category) = 1
 ),
 
 product_to_reorder as (

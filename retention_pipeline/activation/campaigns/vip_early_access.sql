@@ -34,15 +34,6 @@ own_categories as (
     where category in (select category from launching)
 ),
 
--- dedupe keys are 'vip_early_access:<product_id>[,<product_id>...]'
-announced as (
-    select distinct
-        customer_id,
-        unnest(string_split(substr(dedupe_key, length('vip_early_access:') + 1), ',')) as product_id
-    from marts.contact_log
-    where campaign = 'vip_early_access' and as_of_date < $as_of and state in ('queued', 'holdout')
-),
-
 offers as (
     select
         v.customer_id,
@@ -58,7 +49,7 @@ offers as (
     cross join launching as l
     left join own_categories as o on o.customer_id = v.customer_id and o.category = l.category
     where not exists (
-        select 1 from announced as s
+        select 1 from activation_announced('vip_early_access', $as_of) as s
         where s.customer_id = v.customer_id and s.product_id = l.product_id
     )
 )
