@@ -102,6 +102,28 @@ def test_replenishment_fires_from_3_days_before_to_7_days_after_the_due_date(sho
     assert got["d37"]["dedupe_key"] == "replenishment:coffee:2026-02-01"
 
 
+def test_replenishment_proposes_one_purchase_per_customer_and_day_the_one_due_first(shop):
+    from retention_pipeline.activation import contact_log
+
+    shop.cycles(coffee=30, tea=20)
+    shop.product("beans", "coffee")
+    shop.product("leaves", "tea")
+    shop.customer("both")  # coffee due in 2 days, tea due 1 day ago: tea first
+    shop.order("both", days_ago(28), items=[("beans", 20.0)])
+    shop.order("both", days_ago(21), items=[("leaves", 9.0)])
+    shop.derive()
+    settings = shop.settings()
+    policy.decide(shop.con, settings, AS_OF)
+    [first] = shop.candidates(campaign="replenishment")
+    assert first["dedupe_key"] == "replenishment:tea:2026-02-17"
+    contact_log.record_day(shop.con, AS_OF)
+
+    # the tea purchase was reminded: the next day brings the coffee one (not tea again)
+    policy.decide(shop.con, settings, days_ago(-1))
+    [second] = shop.candidates(campaign="replenishment")
+    assert second["dedupe_key"] == "replenishment:coffee:2026-02-10"
+
+
 def test_replenishment_needs_known_cycles(shop):
     shop.customer("c")
     shop.product("beans", "coffee")
@@ -328,3 +350,64 @@ def test_surprise_reward_draw_is_the_md5_of_customer_and_date(shop):
     assert 5 <= len(got) <= 30  # about 5 % of 300
     next_day = set(proposed(shop, "surprise_reward", as_of=days_ago(-1)))
     assert next_day != got  # a new draw every day
+
+
+def test_abandoned_checkout_for_existing_customers_who_did_not_order_since(shop):
+    yesterday = dt.datetime(2026, 3, 9)
+    for c in ("abandoned", "prospect", "ordered_after", "ordered_between", "two_days_ago",
+              "first_order_after_cart", "cancelled_after"):
+        shop.customer(c)
+    shop.order("abandoned", days_ago(40))
+    shop.event("abandoned", "add_to_cart", yesterday.replace(hour=10), product_id="p2")
+    shop.event("abandoned", "add_to_cart", yesterday.replace(hour=10, minute=5), product_id="p1")
+    shop.event("abandoned", "checkout_started", yesterday.replace(hour=10, minute=9))
+    # never bought: not a retention message
+    shop.event("prospect", "checkout_started", yesterday.replace(hour=11))
+    # checked out after the cart (valid or cancelled, the checkout happened)
+    shop.order("ordered_after", days_ago(40))
+    shop.event("ordered_after", "add_to_cart", yesterday.replace(hour=9), product_id="p1")
+    shop.order("ordered_after", days_ago(1), hour=9, order_id="after")
+    shop.order("cancelled_after", days_ago(40))
+    shop.event("cancelled_after", "add_to_cart", yesterday.replace(hour=9), product_id="p1")
+    shop.order("cancelled_after", days_ago(0), hour=8, valid=False)
+    # ordered at 12:00, then came back at 15:00 and left a cart: abandoned since the order
+    shop.order("ordered_between", days_ago(40))
+    shop.event("ordered_between", "checkout_started", yesterday.replace(hour=11, minute=59))
+    shop.order("ordered_between", days_ago(1), hour=12)
+    shop.event("ordered_between", "add_to_cart", yesterday.replace(hour=15), product_id="p3")
+    shop.order("two_days_ago", days_ago(40))
+    shop.event("two_days_ago", "add_to_cart", dt.datetime(2026, 3, 8, 20), product_id="p1")
+    # the only order came after the cart: no earlier occasion
+    shop.event("first_order_after_cart", "add_to_cart", yesterday.replace(hour=9), product_id="p1")
+    shop.order("first_order_after_cart", days_ago(1), hour=11)
+    shop.event("first_order_after_cart", "add_to_cart", yesterday.replace(hour=8), product_id="p0")
+
+    got = proposed(shop, "abandoned_checkout")
+
+    assert set(got) == {"abandoned", "ordered_between"}
+    assert got["abandoned"]["context"] == {
+        "event_date": "2026-03-09", "last_event_type": "checkout_started", "started_checkout": True,
+        "product_ids": ["p1", "p2"], "last_order_date": "2026-01-29",
+    }
+    assert got["abandoned"]["dedupe_key"] == "abandoned_checkout"
+    assert got["abandoned"]["category"] == "marketing"
+    assert got["ordered_between"]["context"]["product_ids"] == ["p3"]
+    assert got["ordered_between"]["context"]["last_order_date"] == "2026-03-09"
+
+
+def test_abandoned_checkout_at_most_once_per_14_days(shop):
+    from retention_pipeline.activation import contact_log
+
+    shop.customer("c")
+    shop.order("c", days_ago(60))
+    for day in (9, 22, 23):  # reminded on the 10th: not on the 23rd (13 days), again the 24th
+        shop.event("c", "add_to_cart", dt.datetime(2026, 3, day, 10), product_id="p1")
+    shop.derive()
+    settings = shop.settings()
+    for day, expected in ((10, "queued"), (23, "suppressed"), (24, "queued")):
+        policy.decide(shop.con, settings, dt.date(2026, 3, day))
+        row = shop.one(campaign="abandoned_checkout", customer_id="c")
+        assert row["state"] == expected, day
+        contact_log.record_day(shop.con, dt.date(2026, 3, day))
+    policy.decide(shop.con, settings, dt.date(2026, 3, 23))
+    assert shop.one(campaign="abandoned_checkout")["reason"] == "cooldown"

@@ -330,3 +330,106 @@ def test_missing_mart_is_a_clear_error(shop):
     shop.con.execute("drop table marts.fct_orders")
     with pytest.raises(ActivationInputError, match=r"marts\.fct_orders does not exist"):
         policy.decide(shop.con, shop.settings(), AS_OF)
+
+
+# --- daily volume cap and channel by engagement ---------------------------------------------------
+
+def clv(shop: Shop, **values: float | None) -> None:
+    shop.con.execute("create or replace table marts.customer_predictions "
+                     "(customer_id varchar, churn_risk varchar, predicted_clv_365d double)")
+    for customer_id, value in values.items():
+        shop.con.execute("insert into marts.customer_predictions values (?, 'low', ?)",
+                         [customer_id, value])
+
+
+def test_daily_volume_cap_keeps_the_highest_predicted_clv(shop):
+    shop.con.execute("update seeds.contact_policy_campaigns set daily_volume_cap = 3 "
+                     "where preset = 'daily_use' and campaign = 'win_back'")
+    values = {"a": 50.0, "b": 300.0, "c": 120.0, "d": 120.0, "e": None, "f": 10.0}
+    for c in values:
+        shop.customer(c)
+        shop.order(c, AS_OF - dt.timedelta(days=100))
+    shop.customer("no_consent", accepts_email=False)  # would rank first, but cannot be reached
+    shop.order("no_consent", AS_OF - dt.timedelta(days=100))
+    clv(shop, **values, no_consent=1e6)
+
+    decide(shop)
+
+    rows = {r["customer_id"]: r for r in shop.candidates(campaign="win_back")}
+    # b (300), then c and d tie at 120: customer_id decides; a, f and e (no prediction) wait
+    assert {c for c, r in rows.items() if r["state"] == "queued"} == {"b", "c", "d"}
+    assert {c for c, r in rows.items() if r["reason"] == "daily_volume"} == {"a", "e", "f"}
+    assert rows["no_consent"]["reason"] == "no_consent"
+    assert all(r.passed for r in checks.run_checks(shop.con, shop.settings(), AS_OF))
+
+    # cap 2: the c/d tie is broken by customer_id
+    shop.con.execute("update seeds.contact_policy_campaigns set daily_volume_cap = 2 "
+                     "where preset = 'daily_use' and campaign = 'win_back'")
+    decide(shop)
+    queued = {r["customer_id"] for r in shop.candidates(campaign="win_back", state="queued")}
+    assert queued == {"b", "c"}
+
+
+def test_a_customer_capped_out_of_one_campaign_may_get_another(shop):
+    shop.con.execute("update seeds.contact_policy_campaigns set daily_volume_cap = 1 "
+                     "where preset = 'daily_use' and campaign = 'birthday'")
+    for c in ("rich", "poor"):
+        shop.customer(c, birthday=BIRTHDAY)
+        shop.order(c, AS_OF - dt.timedelta(days=100))
+    clv(shop, rich=500.0, poor=5.0)
+    decide(shop)
+    assert state(shop, "rich", "birthday")[0] == "queued"
+    assert state(shop, "rich", "win_back") == ("suppressed", "daily_marketing_limit", None)
+    assert state(shop, "poor", "birthday") == ("suppressed", "daily_volume", None)
+    assert state(shop, "poor", "win_back")[0] == "queued"
+
+
+def test_holdouts_count_towards_the_daily_volume_cap(shop):
+    shop.con.execute("update seeds.contact_policy_campaigns set daily_volume_cap = 20 "
+                     "where preset = 'daily_use' and campaign = 'win_back'")
+    customers = [f"c{i:02d}" for i in range(60)]
+    for i, c in enumerate(customers):
+        shop.customer(c)
+        shop.order(c, AS_OF - dt.timedelta(days=100))
+    clv(shop, **{c: float(i) for i, c in enumerate(customers)})
+    decide(shop, control_share=0.5)
+    rows = shop.candidates(campaign="win_back")
+    kept = {r["customer_id"] for r in rows if r["state"] in ("queued", "holdout")}
+    assert kept == set(customers[-20:])  # the 20 highest values, treated and control alike
+    holdouts = {r["customer_id"] for r in rows if r["state"] == "holdout"}
+    assert holdouts == {c for c in kept if control_group.is_holdout(c, "win_back", 0.5)}
+
+
+def test_channel_is_the_one_engaged_with_most_in_180_days(shop):
+    reachable = {"birthday": BIRTHDAY, "accepts_push": True, "push_token": "tok",
+                 "accepts_wechat": True, "wechat_openid": "wx"}
+    # birthday's channel order in daily_use: email | push | wechat | sms
+    shop.customer("opens_wechat", **reachable)
+    for day in (dt.datetime(2025, 12, 1), dt.datetime(2026, 3, 2)):
+        shop.event("opens_wechat", "message_open", day, channel="wechat")
+    shop.event("opens_wechat", "message_click", dt.datetime(2026, 3, 2, 9), channel="email")
+    for _ in range(3):  # after the as-of date: not known on the as-of date
+        shop.event("opens_wechat", "message_open", dt.datetime(2026, 3, 11, 9), channel="email")
+    shop.customer("old_engagement", **reachable)  # 181 days ago: outside the window
+    for _ in range(3):
+        shop.event("old_engagement", "message_click", dt.datetime(2025, 9, 10, 12), channel="push")
+    shop.customer("tie", **reachable)  # one each on push and wechat: push comes first in the order
+    shop.event("tie", "message_open", dt.datetime(2026, 3, 1), channel="wechat")
+    shop.event("tie", "message_click", dt.datetime(2026, 3, 1), channel="push")
+    shop.customer("not_consented", birthday=BIRTHDAY, push_token="tok")  # push without consent
+    shop.event("not_consented", "message_open", dt.datetime(2026, 3, 1), channel="push")
+    shop.customer("capped", **reachable)  # most engaged on wechat, but wechat is capped
+    for day in (1, 2, 3):
+        shop.event("capped", "message_open", dt.datetime(2026, 3, day), channel="wechat")
+    ensure_log(shop)
+    for n in (25, 20, 15, 5):  # wechat <= 4 per 30 days
+        log(shop, AS_OF - dt.timedelta(days=n), "capped", "new_arrival", channel="wechat")
+
+    decide(shop)
+
+    assert state(shop, "opens_wechat", "birthday") == ("queued", "eligible", "wechat")
+    assert shop.one(customer_id="opens_wechat")["address"] == "wx"
+    assert state(shop, "old_engagement", "birthday")[2] == "email"
+    assert state(shop, "tie", "birthday")[2] == "push"
+    assert state(shop, "not_consented", "birthday")[2] == "email"
+    assert state(shop, "capped", "birthday")[2] == "email"
