@@ -34,12 +34,14 @@ CONTRACT = {
                   "wechat_openid", "push_token", "updated_at"],
     "products": ["product_id", "name", "category", "price", "launched_at", "updated_at"],
     "orders": ["order_id", "customer_id", "ordered_at", "total_amount", "status", "currency",
-               "discount_amount", "refunded_amount", "coupon_code", "channel", "updated_at"],
+               "discount_amount", "refunded_amount", "coupon_code", "channel", "shipped_at",
+               "delivered_at", "promised_delivery_date", "updated_at"],
     "order_items": ["order_id", "product_id", "quantity", "unit_price", "line_id"],
     "events": ["event_id", "event_type", "occurred_at", "customer_id", "properties"],
 }
 TIMESTAMPS = {"customers": ["created_at", "updated_at"], "products": ["launched_at", "updated_at"],
-              "orders": ["ordered_at", "updated_at"], "events": ["occurred_at"]}
+              "orders": ["ordered_at", "shipped_at", "delivered_at", "updated_at"],
+              "events": ["occurred_at"]}
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+00:00$")
 
 
@@ -138,6 +140,8 @@ def test_text_formats(shop):
     for name, columns in TIMESTAMPS.items():
         for column in columns:
             values = raw[name][column]
+            if column in ("shipped_at", "delivered_at"):  # empty until it happens
+                values = values[values != ""]
             assert values.str.match(ISO_UTC).all(), (name, column, values.head(3).tolist())
     birthdays = raw["customers"].birthday
     assert birthdays.str.fullmatch(r"\d{4}-\d{2}-\d{2}|").all()
@@ -433,3 +437,33 @@ def test_hundred_thousand_customers_well_under_a_minute(tmp_path):
     elapsed = time.perf_counter() - started
     assert rows["orders"] > 100_000 and rows["events"] > 1_000_000
     assert elapsed < 45, f"{elapsed:.1f} s"
+
+
+def test_deliveries_follow_the_order_and_have_a_late_tail(shop):
+    o = shop.orders
+    promised = pd.to_datetime(o.promised_delivery_date)
+    assert (o.shipped_at.dropna() >= o.ordered_at[o.shipped_at.notna()]).all()
+    both = o.delivered_at.notna()
+    assert (o.delivered_at[both] >= o.shipped_at[both]).all()
+    assert o.delivered_at[o.shipped_at.isna()].isna().all()
+    assert o.shipped_at[o.status.isin(["cancelled", "test", "placed", "paid"])].isna().all()
+    delivered_day = o.delivered_at.dt.tz_localize(None).dt.normalize()
+    late = (delivered_day - promised).dt.days.dropna()
+    assert 0.7 < (late <= 0).mean() < 0.9
+    assert 0.07 < late.between(1, 2).mean() < 0.16
+    assert 0.04 < (late > 2).mean() < 0.11
+    # lost parcels: shipped, promised long ago, never delivered
+    old = promised < pd.Timestamp(END) - pd.Timedelta(days=14)
+    lost = o.shipped_at.notna() & o.delivered_at.isna() & old
+    assert lost.sum() >= 5
+    assert 0.02 < o.promised_delivery_date.isna().mean() < 0.07
+
+
+def test_unfinished_checkouts_of_existing_customers_yesterday(shop):
+    e, occ = shop.events, shop.occasions()
+    day = e.occurred_at.dt.date
+    checkouts = e[(e.event_type == "checkout_started") & (day == YESTERDAY)]
+    ordered_since = set(occ[occ.date >= YESTERDAY].customer_id)
+    earlier = set(occ[occ.date < YESTERDAY].customer_id)
+    left = set(checkouts.customer_id.dropna()) - ordered_since
+    assert len(left & earlier) >= 3

@@ -408,6 +408,9 @@ def test_raw_tables_have_the_contract_columns_even_for_absent_entities(tmp_path)
         ("refunded_amount", money),
         ("coupon_code", "VARCHAR"),
         ("channel", "VARCHAR"),
+        ("shipped_at", "TIMESTAMP"),
+        ("delivered_at", "TIMESTAMP"),
+        ("promised_delivery_date", "DATE"),
         ("updated_at", "TIMESTAMP"),
         *lineage,
     ]
@@ -628,3 +631,60 @@ def test_reported_line_is_right_in_a_large_file_read_in_parallel(tmp_path):
         con.execute("SELECT customer_id FROM raw.orders WHERE order_id = 'O5'").fetchone()[0]
         == "C\nX"
     )
+
+
+DELIVERY = "order_id,customer_id,ordered_at,total_amount,shipped_at,delivered_at,promised_delivery_date"
+
+
+def test_delivery_times_are_typed_and_a_delivery_before_its_order_is_quarantined(tmp_path):
+    con = duckdb.connect()
+    rows = [
+        "O1,C1,2024-01-10T10:00:00Z,10,2024-01-11T08:00:00Z,2024-01-13T15:30:00+01:00,2024-01-14",
+        "O2,C1,2024-01-10T10:00:00Z,10,,,",  # nothing sent: all null, row kept
+        "O3,C1,2024-01-10T10:00:00Z,10,2024-01-11T08:00:00Z,,2024-01-12",  # shipped, not arrived
+        "O4,C1,2024-01-10T10:00:00Z,10,2024-01-09T08:00:00Z,,",  # shipped before ordered
+        "O5,C1,2024-01-10T10:00:00Z,10,,2024-01-10T09:59:59Z,",  # delivered before ordered
+        "O6,C1,2024-01-10T10:00:00Z,10,2024-01-12T08:00:00Z,2024-01-11T08:00:00Z,",  # before shipped
+        "O7,C1,2024-01-10T10:00:00Z,10,,soon,",
+        "O8,C1,2024-01-10T10:00:00Z,10,,,next week",
+    ]
+    stats = ingest(con, landing_for(tmp_path, "orders", rows, header=DELIVERY), "orders")
+    assert quarantined(con, "orders") == {
+        4: "delivery_before_order",
+        5: "delivery_before_order",
+        6: "delivery_before_order",
+        7: "bad_timestamp",
+        8: "bad_date",
+    }
+    assert stats.rows_read == stats.rows_loaded + stats.rows_quarantined + stats.rows_duplicate
+    detail = con.execute(
+        "SELECT detail FROM raw.quarantine WHERE source_line = 6"
+    ).fetchone()[0]
+    assert detail == (
+        "delivered_at '2024-01-11T08:00:00Z' is before shipped_at '2024-01-12T08:00:00Z'"
+    )
+    loaded = con.execute(
+        "SELECT order_id, shipped_at, delivered_at, promised_delivery_date FROM raw.orders"
+        " ORDER BY order_id"
+    ).fetchall()
+    assert loaded == [
+        ("O1", dt.datetime(2024, 1, 11, 8), dt.datetime(2024, 1, 13, 14, 30), dt.date(2024, 1, 14)),
+        ("O2", None, None, None),
+        ("O3", dt.datetime(2024, 1, 11, 8), None, dt.date(2024, 1, 12)),
+    ]
+
+
+def test_a_raw_table_of_an_earlier_version_gains_the_delivery_columns(tmp_path):
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA raw")
+    con.execute(
+        "CREATE TABLE raw.orders (order_id VARCHAR, customer_id VARCHAR, ordered_at TIMESTAMP,"
+        " total_amount DECIMAL(18,4), _source_file VARCHAR, _source_line BIGINT,"
+        " _batch_date DATE, _ingested_at TIMESTAMP, _extra JSON)"
+    )
+    con.execute("INSERT INTO raw.orders (order_id) VALUES ('OLD')")
+    rows = ["O1,C1,2024-01-10T10:00:00Z,10,,2024-01-12T10:00:00Z,2024-01-13"]
+    ingest(con, landing_for(tmp_path, "orders", rows, header=DELIVERY), "orders")
+    assert con.execute(
+        "SELECT order_id, delivered_at FROM raw.orders ORDER BY order_id"
+    ).fetchall() == [("O1", dt.datetime(2024, 1, 12, 10)), ("OLD", None)]

@@ -40,7 +40,13 @@ from retention_pipeline.generator.events import (
     events_table,
     funnel_events,
 )
-from retention_pipeline.generator.fulfilment import STATUSES, schedule, settle, status_at
+from retention_pipeline.generator.fulfilment import (
+    STATUSES,
+    delivery_columns,
+    schedule,
+    settle,
+    status_at,
+)
 from retention_pipeline.generator.messages import (
     message_events,
     unsubscribe_events,
@@ -195,6 +201,7 @@ def _orders_table(book: OrderBook, people: Customers, order_ids: pa.Array,
         "refunded_amount": cents_to_decimal(v.refunded_cents, mask=v.refunded_cents < 0),
         "coupon_code": pa.array(coupon, pa.string(), mask=o["coupon"] < 0),
         "channel": pa.array(channel, pa.string()),
+        **delivery_columns(o, v.status, v.updated_s),
         "updated_at": timestamps(v.updated_s),
     })
 

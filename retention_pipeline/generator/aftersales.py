@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from retention_pipeline.generator import reference as ref
+from retention_pipeline.generator.fulfilment import delivery_survival
 from retention_pipeline.generator.orderbook import OrderBook
 from retention_pipeline.generator.products import Catalog
 from retention_pipeline.generator.segments import group_any
@@ -67,6 +68,7 @@ def draw_experiences(rng: np.random.Generator, book: OrderBook, catalog: Catalog
     survive *= np.where(o["ticket"] & ~o["ticket_resolved"], ref.UNRESOLVED_TICKET_FACTOR, 1.0)
     survive *= np.where(has_bad & served, ref.BAD_PRODUCT_FACTOR, 1.0)
     survive *= np.where((o["seq"] == 0) & (o["coupon"] >= 0), ref.FIRST_ORDER_COUPON_FACTOR, 1.0)
+    survive *= np.where(served, delivery_survival(o), 1.0)
     return survive
 
 

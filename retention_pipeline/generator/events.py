@@ -131,7 +131,32 @@ def browsing_events(rng, customers: Customers, book: OrderBook, catalog: Catalog
         at[abandoned] + rng.integers(30, 300, len(abandoned)), CART, who[row][abandoned],
         js.json_objects(len(abandoned), product_id=js.string(product_ids.take(pa.array(abandoned))),
                         quantity=js.number(np.ones(len(abandoned), np.int64)))))
+    # Some carry on to the checkout and leave there (payment, shipping costs).
+    left = abandoned[rng.random(len(abandoned)) < ref.CHECKOUT_AFTER_ABANDONED_CART]
+    batches.append(EventBatch.of(
+        at[left] + rng.integers(400, 900, len(left)), CHECKOUT, who[row][left],
+        js.json_objects(len(left), items=js.number(np.ones(len(left), np.int64)))))
+    batches += _yesterday_checkouts(rng, buyer, last, catalog, timeline, favourite_of=customers)
     return batches
+
+
+def _yesterday_checkouts(rng, buyer, last_order_s, catalog: Catalog, timeline: Timeline,
+                         favourite_of: Customers) -> list[EventBatch]:
+    """A few customers with earlier orders leave a cart and a checkout on the day before the end,
+    and order nothing since (for the abandoned-checkout campaign on the sample shop)."""
+    yesterday = timeline.end_s - 2 * DAY
+    candidates = np.flatnonzero(buyer & (last_order_s < yesterday) & ~favourite_of.staff)
+    k = min(len(candidates), max(3, len(candidates) // 150))
+    who = np.sort(rng.choice(candidates, size=k, replace=False))
+    at = yesterday + rng.integers(8 * 3600, 20 * 3600, k)
+    category = favourite_of.favourite_category[who]
+    product_ids = catalog.ids.take(pa.array(catalog.pick(category, at, rng.random(k))))
+    return [
+        EventBatch.of(at, CART, who, js.json_objects(
+            k, product_id=js.string(product_ids), quantity=js.number(np.ones(k, np.int64)))),
+        EventBatch.of(at + rng.integers(60, 600, k), CHECKOUT, who,
+                      js.json_objects(k, items=js.number(np.ones(k, np.int64)))),
+    ]
 
 
 def aftersales_events(book: OrderBook, catalog: Catalog, order_ids: pa.Array) -> list[EventBatch]:

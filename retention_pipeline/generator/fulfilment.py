@@ -4,6 +4,7 @@ last day of data (recent orders are still placed / paid / shipped)."""
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 
 from retention_pipeline.generator import reference as ref
 from retention_pipeline.generator.orderbook import CHAIN, TEST, OrderBook
@@ -23,12 +24,56 @@ def schedule(rng: np.random.Generator, book: OrderBook, timeline: Timeline) -> N
     o["paid_s"] = o["at_s"] + np.where(later, rng.integers(3600, 3 * DAY, n),
                                        rng.integers(30, 900, n))
     o["shipped_s"] = o["paid_s"] + (rng.uniform(0.3, 2.5, n) * DAY).astype(np.int64)
-    o["late"] = rng.random(n) < 0.06
-    delivery_days = rng.uniform(1, 5, n) + np.where(o["late"], rng.uniform(4, 10, n), 0)
-    o["delivered_s"] = o["shipped_s"] + (delivery_days * DAY).astype(np.int64)
+    _deliver(rng, o, n)
     o["cancelled"] = ((rng.random(n) < ref.CANCELLED_SHARE) & ~o["protected"]
                       & (o["kind"] != TEST))
     o["cancel_s"] = np.minimum(o["at_s"] + rng.integers(300, 20 * 3600, n), timeline.end_s - 1)
+
+
+ON_TIME, SLIGHTLY_LATE, VERY_LATE, LOST = range(4)
+_OUTCOME_SHARES = np.array(ref.DELIVERY_OUTCOME_SHARES) / sum(ref.DELIVERY_OUTCOME_SHARES)
+LOST_CLOSED_AFTER_S = 7 * DAY
+
+
+def _deliver(rng: np.random.Generator, o, n: int) -> None:
+    """Transit time, the promised day and the outcome against it. A late parcel really took
+    longer (`delivered_s` moves); the promise is the day it would have arrived on a normal run."""
+    o["delivery"] = rng.choice(len(_OUTCOME_SHARES), n, p=_OUTCOME_SHARES).astype(np.int8)
+    normal_s = o["shipped_s"] + (rng.uniform(1, 4, n) * DAY).astype(np.int64)
+    days_late = np.select(
+        [o["delivery"] == SLIGHTLY_LATE, o["delivery"] == VERY_LATE],
+        [rng.integers(1, 3, n), rng.integers(3, 11, n)], -rng.integers(0, 3, n))
+    o["delivered_s"] = normal_s + np.maximum(days_late, 0) * DAY
+    o["promised_day"] = o["delivered_s"] // DAY - days_late
+    o["late"] = (o["delivery"] == VERY_LATE) | (o["delivery"] == LOST)  # complaints follow
+    o["lost"] = o["delivery"] == LOST
+    o["promise_missing"] = rng.random(n) < ref.PROMISE_MISSING_SHARE
+
+
+def delivery_survival(o) -> np.ndarray:
+    """Factor on the chance of the next purchase after each order, by its delivery outcome."""
+    return np.array(ref.DELIVERY_OUTCOME_FACTORS)[o["delivery"]]
+
+
+def delivery_columns(o, status: np.ndarray, updated_s: np.ndarray) -> dict[str, pa.Array]:
+    """shipped_at, delivered_at and promised_delivery_date of order rows as they stood at
+    `updated_s` (a version sent on the order's day has not shipped yet). Test and cancelled
+    orders never ship; a lost parcel is shipped but never delivered."""
+    served = (status != CANCELLED) & (status != TEST_STATUS)
+    shipped = served & (o["shipped_s"] <= updated_s)
+    delivered = shipped & ~o["lost"] & (o["delivered_s"] <= updated_s)
+    promised = o["promised_day"].astype("datetime64[D]")
+    return {
+        "shipped_at": _masked_times(o["shipped_s"], ~shipped),
+        "delivered_at": _masked_times(o["delivered_s"], ~delivered),
+        "promised_delivery_date": pa.array(
+            promised, pa.date32(), mask=o["promise_missing"] | (status == TEST_STATUS)),
+    }
+
+
+def _masked_times(seconds: np.ndarray, missing: np.ndarray) -> pa.Array:
+    values = np.where(missing, 0, seconds).astype("datetime64[s]")
+    return pa.array(values, pa.timestamp("s", tz="UTC"), mask=missing)
 
 
 def settle(rng: np.random.Generator, book: OrderBook, timeline: Timeline) -> None:
@@ -80,7 +125,9 @@ def status_at(o, cutoff_s):
     per order): placed -> paid -> shipped -> completed, then refunded; or cancelled; or test."""
     status = np.full(len(o["at_s"]), PLACED, dtype=np.int64)
     updated = o["at_s"].copy()
-    steps = ((PAID, o["paid_s"]), (SHIPPED, o["shipped_s"]), (COMPLETED, o["delivered_s"]))
+    # The shop closes a lost parcel's order a week after shipping; it is never delivered.
+    delivered = np.where(o["lost"], o["shipped_s"] + LOST_CLOSED_AFTER_S, o["delivered_s"])
+    steps = ((PAID, o["paid_s"]), (SHIPPED, o["shipped_s"]), (COMPLETED, delivered))
     for state, at in steps:
         reached = at < cutoff_s
         status = np.where(reached, state, status)

@@ -203,3 +203,13 @@ CONSENT_MISSING = 0.01
 UNSUBSCRIBE_SHARES = (("email", 0.08), ("sms", 0.12), ("push", 0.10), ("wechat", 0.06))
 MESSAGE_OPEN_RATE = 0.22
 MESSAGE_CLICK_RATE = 0.18  # of opens
+
+# --- delivery -----------------------------------------------------------------------------------
+# Outcome of each shipment against the day promised at checkout: on time, 1-2 days late,
+# more than 2 days late, lost (never delivered). The late tail lowers the next purchase.
+DELIVERY_OUTCOME_SHARES = (0.80, 0.11, 0.075, 0.015)
+DELIVERY_OUTCOME_FACTORS = (1.0, 0.85, 0.45, 0.35)
+PROMISE_MISSING_SHARE = 0.04  # orders whose export carries no promised date (marketplace)
+
+# --- unfinished checkouts -----------------------------------------------------------------------
+CHECKOUT_AFTER_ABANDONED_CART = 0.35  # an abandoned cart that reaches the checkout and stops there

@@ -103,6 +103,12 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
     for entity in ENTITIES:
         con.execute(raw_table_ddl(entity))
+        # A warehouse of an earlier version gains the columns added to the contract since
+        # (e.g. the orders' delivery times); its earlier rows hold null there.
+        for c in schema_for(entity).columns:
+            con.execute(
+                f'ALTER TABLE {raw_table(entity)} ADD COLUMN IF NOT EXISTS "{c.name}" {c.sql_type}'
+            )
     con.execute(QUARANTINE_DDL)
     con.execute(INGEST_LOG_DDL)
     for statement in QUARANTINE_UPGRADE:

@@ -96,6 +96,10 @@ class Column:
     # raw.quarantine): one bad birthday must not lose the customer. Not for ids, required values,
     # version stamps or money, whose null would change what a row means.
     field_level: bool = False
+    # Columns this time must not precede (a delivery before its order is a typo or a clock error,
+    # and would give a negative delivery time): the row goes to quarantine as
+    # `delivery_before_order`.
+    not_before: tuple[str, ...] = ()
 
     @property
     def sql_type(self) -> str:
@@ -187,6 +191,12 @@ SCHEMAS: dict[str, EntitySchema] = {
             _amount("refunded_amount"),
             Column("coupon_code"),
             Column("channel"),
+            # Delivery (optional): when the parcel left and arrived, and the day promised at
+            # checkout. Row-level like the other timestamps: a nulled delivered_at would turn a
+            # delivered order into a missing delivery.
+            Column("shipped_at", "timestamp", not_before=("ordered_at",)),
+            Column("delivered_at", "timestamp", not_before=("ordered_at", "shipped_at")),
+            Column("promised_delivery_date", "date"),
             Column("updated_at", "timestamp"),
         ),
         key=("{a}.order_id",),

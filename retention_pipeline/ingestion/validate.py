@@ -7,7 +7,7 @@ the order of REASONS) and a detail naming the column and the value. Reason codes
 - `missing_key`: an id or another required value is empty (required columns; an order's
   customer_id may be empty: a guest order).
 - `bad_timestamp`: not an ISO 8601 timestamp (YYYY-MM-DD[Thh:mm[:ss[.f]]][Z|±hh[:mm]|zone name]).
-- `bad_date`: birthday is not an ISO 8601 date.
+- `bad_date`: birthday or promised_delivery_date is not an ISO 8601 date.
 - `bad_boolean`: an accepts_* consent that is not one of true/false, t/f, yes/no, y/n, 1/0.
 - `bad_number`: an amount, price or quantity that is not a plain decimal number (a quantity must
   be whole); thousands separators, hex and `inf`/`nan` are rejected.
@@ -18,6 +18,9 @@ the order of REASONS) and a detail naming the column and the value. Reason codes
   ordered_at / occurred_at before EARLIEST_TIMESTAMP (1990: an epoch default or a parse error).
 - `future_timestamp`: ordered_at / occurred_at more than a day after the end of the batch date
   (the run's as-of), or after now + 1 day in a backfill (see `future_cutoff`).
+- `delivery_before_order`: an order's shipped_at or delivered_at before its ordered_at, or its
+  delivered_at before its shipped_at (a clock or typing error: the delivery time would be
+  negative).
 - `conflicting_duplicate`: same id, different content and no later updated_at to order them,
   within the batch (the files read together) or against raw (set in duplicates.py).
 
@@ -67,6 +70,8 @@ REASONS: dict[str, str] = {
     "absurd_value": f"an amount above {AMOUNT_LIMIT:,}, a quantity above {QUANTITY_LIMIT:,}, "
     f"or an order / event time before {EARLIEST_TIMESTAMP:%Y-%m-%d}",
     "future_timestamp": "ordered_at / occurred_at after the run's cutoff (as-of end + 1 day)",
+    "delivery_before_order": "shipped_at / delivered_at before ordered_at, or delivered before "
+    "shipped",
     "conflicting_duplicate": "same id, different content, no later updated_at to order them",
 }
 
@@ -274,6 +279,12 @@ def _checks(schema: EntitySchema, cutoff: dt.datetime) -> list[tuple[str, str, s
                 f"\"{c.name}\" > TIMESTAMP '{cutoff_text}'",
                 f"is after {cutoff_text} UTC, the latest time this run accepts",
             )
+    for c in cols:
+        for earlier in c.not_before:
+            text = _detail(c, f"is before {earlier} ") + " || " + _quoted(schema.column(earlier))
+            checks.append(
+                (f"delivery_before_order:{c.name}<{earlier}", f'"{c.name}" < "{earlier}"', text)
+            )
     return checks
 
 
@@ -317,9 +328,13 @@ def _field_failures(schema: EntitySchema) -> str:
 
 
 def _detail(c: Column, text: str) -> str:
-    value = f"left({_v(c)}, 200)"
+    return f"'{c.name} ' || {_quoted(c)} || ' {text}'"
+
+
+def _quoted(c: Column) -> str:
+    """SQL: the value as sent, in single quotes (or `null`)."""
     quote = "''''"  # a SQL literal holding one single quote
-    return f"'{c.name} ' || coalesce({quote} || {value} || {quote}, 'null') || ' {text}'"
+    return f"coalesce({quote} || left({_v(c)}, 200) || {quote}, 'null')"
 
 
 def _words(words: tuple[str, ...]) -> str:

@@ -47,6 +47,16 @@ select
     c.coupon_code,
     c.coupon_code is not null or c.discount_amount > 0 as used_coupon,
     c.channel,
+    c.shipped_at,
+    c.delivered_at,
+    cast({{ to_local('c.delivered_at') }} as date) as delivered_date,
+    c.promised_delivery_date,
+    -- whole local days from order to delivery; days late against the promised day (0 or less =
+    -- on time; null when either is missing)
+    {{ dbt.datediff('cast(c.ordered_at_local as date)',
+                    "cast(" ~ to_local('c.delivered_at') ~ " as date)", 'day') }} as delivery_days,
+    {{ dbt.datediff('c.promised_delivery_date',
+                    "cast(" ~ to_local('c.delivered_at') ~ " as date)", 'day') }} as days_late,
     c.invalid_reason is null as is_valid_purchase,
     c.invalid_reason,
     c.customer_id is null or cust.customer_id is not null as is_known_customer

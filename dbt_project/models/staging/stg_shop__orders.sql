@@ -44,6 +44,10 @@ select
     o.refunded_amount,
     nullif(trim(o.coupon_code), '') as coupon_code,
     coalesce(nullif(lower(trim(o.channel)), ''), 'unknown') as channel,
+    -- a shipment or delivery after the as-of day had not happened yet on that day
+    case when o.shipped_at < {{ as_of_end_utc() }} then o.shipped_at end as shipped_at,
+    case when o.delivered_at < {{ as_of_end_utc() }} then o.delivered_at end as delivered_at,
+    o.promised_delivery_date,
     o.updated_at
 from current_orders as o
 left join status_map as m
