@@ -189,6 +189,17 @@ class Settings(BaseSettings):
         1, ge=1, description="abandoned_checkout: days after the checkout_started / add_to_cart "
         "(1 = yesterday)."
     )
+    delivery_apology_late_days: int = Field(
+        2, ge=0, description="delivery_apology: delivered yesterday more than this many days after "
+        "the promised date."
+    )
+    delivery_apology_slow_percentile: float = Field(
+        0.9, gt=0, lt=1, description="delivery_apology: without a promised date, delivered yesterday "
+        "in more days than this quantile of the shop's delivery days."
+    )
+    delivery_apology_lost_after_days: int = Field(
+        10, ge=1, description="delivery_apology: shipped and still not delivered this many days later."
+    )
     abandoned_checkout_repeat_days: int = Field(
         14, ge=1, description="abandoned_checkout: no second reminder within this many days."
     )

@@ -411,3 +411,70 @@ def test_abandoned_checkout_at_most_once_per_14_days(shop):
         contact_log.record_day(shop.con, dt.date(2026, 3, day))
     policy.decide(shop.con, settings, dt.date(2026, 3, 23))
     assert shop.one(campaign="abandoned_checkout")["reason"] == "cooldown"
+
+
+def test_delivery_apology_for_late_slow_and_lost_deliveries_seen_the_day_after(shop):
+    import numpy as np
+
+    def at(day: int, month: int = 3, hour: int = 14) -> dt.datetime:
+        return dt.datetime(2026, month, day, hour)
+
+    def delivered(customer: str, ordered: dt.date, delivered_at: dt.datetime | None,
+                  promised: dt.date | None = None, shipped_at: dt.datetime | None = None,
+                  status: str = "completed", hour: int = 12, order_id: str | None = None) -> str:
+        if customer not in customers:
+            customers.add(shop.customer(customer))
+        order_id = shop.order(customer, ordered, hour=hour, order_id=order_id)
+        shop.delivery(order_id, shipped_at or dt.datetime.combine(ordered, dt.time(18)),
+                      delivered_at, promised, status)
+        return order_id
+
+    customers: set[str] = set()
+    for n in range(1, 11):  # the shop's other deliveries: 1 .. 10 days, on time, long ago
+        delivered(f"filler{n}", dt.date(2026, 1, 1), at(1 + n, 1), promised=dt.date(2026, 1, 20))
+    delivered("late3", dt.date(2026, 3, 1), at(9), promised=dt.date(2026, 3, 6), order_id="L3")
+    delivered("late2", dt.date(2026, 3, 1), at(9), promised=dt.date(2026, 3, 7))
+    delivered("late_day_before", dt.date(2026, 2, 25), at(8), promised=dt.date(2026, 3, 1))
+    delivered("slow", dt.date(2026, 2, 25), at(9), order_id="S1")  # 12 days, no promise
+    delivered("quick", dt.date(2026, 3, 4), at(9))  # 5 days, no promise
+    delivered("lost", dt.date(2026, 2, 26), None, promised=dt.date(2026, 3, 2),
+              shipped_at=at(27, 2), order_id="X1")  # 10 days after shipping on the 9th
+    delivered("lost_before", dt.date(2026, 2, 25), None, shipped_at=at(26, 2))
+    delivered("not_yet_lost", dt.date(2026, 2, 27), None, shipped_at=at(28, 2))
+    delivered("never_shipped", dt.date(2026, 2, 20), None, shipped_at=None)
+    shop.con.execute("update marts.fct_orders set shipped_at = null where customer_id = 'never_shipped'")
+    delivered("test_order", dt.date(2026, 3, 1), at(9), promised=dt.date(2026, 3, 5), status="test")
+    delivered("twice", dt.date(2026, 3, 2), at(9), promised=dt.date(2026, 3, 4), hour=15,
+              order_id="T2")
+    delivered("twice", dt.date(2026, 3, 2), at(9), promised=dt.date(2026, 3, 4), hour=9,
+              order_id="T1")
+
+    got = proposed(shop, "delivery_apology")
+
+    # the no-promise limit: the 0.9 quantile (linear) of every delivered order's delivery days
+    days = [r[0] for r in shop.con.execute(
+        "select delivery_days from marts.fct_orders where delivery_days is not null").fetchall()]
+    limit = float(np.quantile(days, 0.9))
+    assert 5 < limit < 12
+    assert set(got) == {"late3", "slow", "lost", "twice"}
+    assert got["late3"]["context"] == {
+        "order_id": "L3", "order_date": "2026-03-01", "failure": "late",
+        "promised_delivery_date": "2026-03-06", "delivered_date": "2026-03-09",
+        "shipped_date": "2026-03-01", "days_late": 3, "orders": 1, "order_ids": ["L3"],
+    }
+    assert got["slow"]["context"]["failure"] == "slow"
+    assert got["lost"]["context"]["failure"] == "lost"
+    assert got["lost"]["dedupe_key"] == "delivery_apology:X1"
+    # one message per customer and day, about the first order, listing both
+    assert got["twice"]["dedupe_key"] == "delivery_apology:T1"
+    assert got["twice"]["context"]["order_ids"] == ["T1", "T2"]
+    assert got["late3"]["category"] == "service"
+
+
+def test_delivery_apology_needs_the_delivery_columns(shop):
+    shop.customer("c")
+    shop.order("c", days_ago(5))
+    shop.derive()
+    decision = policy.decide(shop.con, shop.settings(), AS_OF)
+    assert decision.skipped["delivery_apology"].startswith(
+        "missing input marts.fct_orders delivery columns")

@@ -1,8 +1,9 @@
 """The tables activation reads, checked up front so a missing layer fails with a clear message.
 
 Required: the customer mart, the order fact, the customers of staging (contact details and consent).
-Optional: events (after-sales, unsubscribes), products and items (replenishment, new arrivals, VIP),
-the predictions (replenishment cycles, churn risk). A campaign whose optional input is missing
+Optional: events (after-sales, unsubscribes, carts, engagement), products and items
+(replenishment, new arrivals, VIP), the predictions (replenishment cycles, churn risk, CLV), the
+delivery columns of the orders (delivery apology). A campaign whose optional input is missing
 proposes nobody and says so in the run's metadata.
 """
 
@@ -21,6 +22,9 @@ ORDER_ITEMS = "staging.stg_shop__order_items"
 OCCASIONS = "intermediate.int_purchase_occasions"
 CYCLES = "marts.replenishment_cycles"
 PREDICTIONS = "marts.customer_predictions"
+# not a table of its own: the optional delivery columns of the order fact (a warehouse built before
+# the landing contract had them, or a hand-made one, lacks them)
+DELIVERIES = "marts.fct_orders delivery columns"
 
 REQUIRED_COLUMNS: dict[str, set[str]] = {
     DIM_CUSTOMERS: {
@@ -45,7 +49,10 @@ OPTIONAL_COLUMNS: dict[str, set[str]] = {
     ORDER_ITEMS: {"order_id", "product_id", "line_amount"},
     CYCLES: {"category", "cycle_days"},
     PREDICTIONS: {"customer_id", "churn_risk"},
+    DELIVERIES: {"status", "shipped_at", "delivered_at", "delivered_date", "promised_delivery_date",
+                 "delivery_days", "days_late"},
 }
+_RELATION_OF = {DELIVERIES: FCT_ORDERS}
 
 
 class ActivationInputError(RuntimeError):
@@ -72,7 +79,7 @@ def check_required(con: duckdb.DuckDBPyConnection, relations: set[str] | None = 
 
 def available(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
     """True when an optional input exists with the columns activation reads."""
-    columns = relation_columns(con, relation)
+    columns = relation_columns(con, _RELATION_OF.get(relation, relation))
     return columns is not None and OPTIONAL_COLUMNS.get(relation, set()) <= columns
 
 

@@ -204,6 +204,35 @@ class Shop:
         })
         return event_id
 
+    def delivery(
+        self, order_id: str, shipped_at: dt.datetime | None = None,
+        delivered_at: dt.datetime | None = None, promised: dt.date | None = None,
+        status: str = "completed",
+    ) -> None:
+        """The order's delivery columns, with the local dates and day counts fct_orders derives
+        from them (the columns are added to the fixture's fct_orders on first use)."""
+        from zoneinfo import ZoneInfo
+
+        for column, kind in (("status", "varchar"), ("shipped_at", "timestamp"),
+                             ("delivered_at", "timestamp"), ("delivered_date", "date"),
+                             ("promised_delivery_date", "date"), ("delivery_days", "integer"),
+                             ("days_late", "integer")):
+            self.con.execute(f"alter table marts.fct_orders add column if not exists {column} {kind}")
+        tz = ZoneInfo(self.reporting_tz)
+        delivered_date = (
+            delivered_at.replace(tzinfo=dt.UTC).astimezone(tz).date() if delivered_at else None
+        )
+        [(order_date,)] = self.con.execute(
+            "select order_date from marts.fct_orders where order_id = ?", [order_id]).fetchall()
+        self.con.execute(
+            "update marts.fct_orders set status = ?, shipped_at = ?, delivered_at = ?, "
+            "delivered_date = ?, promised_delivery_date = ?, delivery_days = ?, days_late = ? "
+            "where order_id = ?",
+            [status, shipped_at, delivered_at, delivered_date, promised,
+             (delivered_date - order_date).days if delivered_date else None,
+             (delivered_date - promised).days if delivered_date and promised else None, order_id],
+        )
+
     def segment(self, customer_id: str, rfm: str | None = None, tier: str | None = None) -> None:
         self._insert("fixture_segments", {
             "customer_id": customer_id, "rfm_segment": rfm, "member_tier": tier,

@@ -127,6 +127,13 @@ RULES: tuple[CampaignRule, ...] = (
         repeat_after_days=lambda s: s.abandoned_checkout_repeat_days,
         requires=(inputs.EVENTS,),
     ),
+    CampaignRule(
+        "delivery_apology", ("delivery_apology",),
+        lambda s: {"late_days": s.delivery_apology_late_days,
+                   "slow_percentile": s.delivery_apology_slow_percentile,
+                   "lost_after_days": s.delivery_apology_lost_after_days},
+        requires=(inputs.DELIVERIES,),
+    ),
 )
 
 
