@@ -362,6 +362,13 @@ def test_daily_volume_cap_keeps_the_highest_predicted_clv(shop):
     assert rows["no_consent"]["reason"] == "no_consent"
     assert all(r.passed for r in checks.run_checks(shop.con, shop.settings(), AS_OF))
 
+    # the blocking check recomputes the cap from the seed: decisions made under cap 3 break cap 2
+    shop.con.execute("update seeds.contact_policy_campaigns set daily_volume_cap = 2 "
+                     "where preset = 'daily_use' and campaign = 'win_back'")
+    [check] = [r for r in checks.run_checks(shop.con, shop.settings(), AS_OF)
+               if r.name == "daily_volume_caps_respected"]
+    assert check.failing_rows == 1 and check.sample[0]["sent_or_held_out"] == "3"
+
     # cap 2: the c/d tie is broken by customer_id
     shop.con.execute("update seeds.contact_policy_campaigns set daily_volume_cap = 2 "
                      "where preset = 'daily_use' and campaign = 'win_back'")

@@ -187,6 +187,20 @@ def _checks(with_events: bool) -> list[Check]:
             """,
         ),
         Check(
+            "daily_volume_caps_respected",
+            "No campaign sends or holds out more candidates on the as-of date than its seed's "
+            "daily_volume_cap.",
+            f"""
+            select c.campaign, s.daily_volume_cap, count(*) as sent_or_held_out
+            from {CANDIDATES} as c
+            join {presets.SEED_CAMPAIGNS} as s
+                on s.campaign = c.campaign and s.preset = $preset
+            where c.state in ('queued', 'holdout') and s.daily_volume_cap is not null
+            group by all
+            having count(*) > s.daily_volume_cap
+            """,
+        ),
+        Check(
             "no_duplicate_send",
             "Nothing queued today repeats a message (same customer and dedupe key) queued or held "
             "out on an earlier day, unless the campaign's repeat window has passed.",
