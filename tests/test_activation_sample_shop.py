@@ -17,6 +17,7 @@ REACHED = ("eligible", "control_group", "daily_marketing_limit", "daily_volume")
 
 
 def test_at_most_one_candidate_per_customer_campaign_and_day(sample_shop_run):
+    assert sample_shop_run.outcome.success, sample_shop_run.outcome.failures
     with connect(sample_shop_run.settings.warehouse, read_only=True) as con:
         doubles = con.execute("""
             select as_of_date, campaign, customer_id, count(*) as n
