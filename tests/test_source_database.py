@@ -242,3 +242,33 @@ def test_settings_refuse_landing_with_source_url_and_a_password_on_disk(tmp_path
                       'columns = { order_id = "id" }\n')
     settings = load_settings(config=config)
     assert settings.source_mapping["orders"].columns == {"order_id": "id"}
+
+
+@pytest.mark.parametrize("dialect", ["postgresql"])
+def test_raw_assets_read_the_database_when_source_url_is_set(dialect, tmp_path):
+    """The Dagster raw assets take the database path: no landing folder, lineage db:<table>, the
+    blocking quarantine check evaluated on the database rows."""
+    import dagster as dg
+
+    from retention_pipeline.assets.raw import build_raw_assets
+    from retention_pipeline.partitions import daily_partitions
+
+    db = create_shop_db(dialect)
+    try:
+        rows = day1_rows()
+        load_all(db, rows)
+        settings = load_settings(source_url=db.url, warehouse=tmp_path / "w.duckdb",
+                                 exports=tmp_path / "exports")
+        raw = build_raw_assets(settings, daily_partitions(settings))
+        with dg.DagsterInstance.ephemeral() as instance:
+            result = dg.materialize(raw, partition_key=DAY1.isoformat(), instance=instance)
+    finally:
+        drop_shop_db(db)
+    assert result.success
+    checks = {e.asset_key.path[-1]: e.passed for e in result.get_asset_check_evaluations()}
+    # 2 of 203 orders quarantined (1 %) is within the default 5 % threshold.
+    assert checks == dict.fromkeys(ENTITIES, True)
+    log = log_rows(tmp_path / "w.duckdb", DAY1)
+    assert {e: (r[0], r[2]) for e, r in log.items()} == {
+        e: (f"db:{e}", len(rows[e])) for e in ENTITIES}
+    assert not (tmp_path / "landing").exists() and not any((tmp_path / "source_staging").iterdir())
