@@ -272,3 +272,31 @@ def test_raw_assets_read_the_database_when_source_url_is_set(dialect, tmp_path):
     assert {e: (r[0], r[2]) for e, r in log.items()} == {
         e: (f"db:{e}", len(rows[e])) for e in ENTITIES}
     assert not (tmp_path / "landing").exists() and not any((tmp_path / "source_staging").iterdir())
+
+
+@pytest.mark.parametrize("dialect", ["postgresql"])
+def test_a_run_that_fails_after_reading_keeps_the_cursor(dialect, tmp_path):
+    """The write of the rows fails (a constraint of the warehouse table refuses one of them):
+    nothing of the read is stored, the cursor stays, and the next run reads the same rows."""
+    from retention_pipeline.ingestion.schema import raw_table_ddl
+
+    db = create_shop_db(dialect)
+    warehouse = tmp_path / "w.duckdb"
+    try:
+        rows = day1_rows()
+        load_all(db, {"customers": rows["customers"], "orders": rows["orders"]})
+        source = ShopDatabase(db.url)
+        with connect(warehouse) as con:
+            con.execute("CREATE SCHEMA raw")
+            ddl = raw_table_ddl("orders")
+            con.execute(ddl[: ddl.rindex(")")] + ", CHECK (order_id <> 'O0150'))")
+            with pytest.raises(Exception, match="(?i)constraint"):
+                ingest_from_database(con, source, "orders", DAY1, staging=tmp_path, lag=LAG)
+            assert con.execute("SELECT count(*) FROM raw.orders").fetchone() == (0,)
+            assert con.execute("SELECT count(*) FROM raw.ingest_log").fetchone() == (0,)
+            con.execute("DROP TABLE raw.orders")
+            again = ingest_from_database(con, source, "orders", DAY1, staging=tmp_path, lag=LAG)
+        source.close()
+    finally:
+        drop_shop_db(db)
+    assert (again.rows_read, again.rows_loaded) == (len(rows["orders"]), 201)
