@@ -300,3 +300,29 @@ def test_a_run_that_fails_after_reading_keeps_the_cursor(dialect, tmp_path):
     finally:
         drop_shop_db(db)
     assert (again.rows_read, again.rows_loaded) == (len(rows["orders"]), 201)
+
+
+def test_unbounded_numeric_in_a_schema_of_its_own(tmp_path):
+    """PostgreSQL NUMERIC without precision (no Arrow type holds it) arrives as its exact text;
+    a schema other than public is reached through the URL's search_path option."""
+    db = create_shop_db("postgresql", with_tables=False)
+    try:
+        db.execute("CREATE SCHEMA shop")
+        db.execute("CREATE TABLE shop.customers (customer_id BIGINT)")
+        db.execute("CREATE TABLE shop.orders (order_id BIGINT, customer_id BIGINT, "
+                   "ordered_at TIMESTAMP, total_amount NUMERIC)")
+        db.execute("INSERT INTO shop.customers VALUES (7)")
+        db.execute("INSERT INTO shop.orders VALUES (1, 7, '2026-11-03 10:00', 12.345678901234), "
+                   "(2, 7, '2026-11-03 11:00', 123456789012345678901234)")
+        source = ShopDatabase(db.url + "?options=-csearch_path%3Dshop")
+        with connect(tmp_path / "w.duckdb") as con:
+            stats = ingest_from_database(con, source, "orders", DAY1, staging=tmp_path, lag=LAG)
+            loaded = con.execute("SELECT order_id, customer_id, CAST(total_amount AS VARCHAR) "
+                                 "FROM raw.orders").fetchall()
+            reasons = con.execute("SELECT reason FROM raw.quarantine").fetchall()
+        source.close()
+    finally:
+        drop_shop_db(db)
+    # DECIMAL(18,4) in raw, as for files; the absurd total is quarantined, not mangled.
+    assert loaded == [("1", "7", "12.3457")]
+    assert (stats.rows_read, reasons) == (2, [("absurd_value",)])

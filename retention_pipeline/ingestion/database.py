@@ -202,9 +202,6 @@ class ShopDatabase:
                     writer = pq.ParquetWriter(path, batch.schema)
                 writer.write_table(batch.cast(writer.schema))
                 rows += batch.num_rows
-        except sa.exc.SQLAlchemyError as exc:
-            raise SourceError(f"reading failed: {_first_line(exc)}", host=self.host,
-                              table=plan.table) from None
         finally:
             if writer is not None:
                 writer.close()
@@ -220,10 +217,7 @@ class ShopDatabase:
         from dlt.sources.sql_database import sql_table
 
         incremental = None
-        adapter = None
-        if plan.by_order:
-            adapter = _join_order_cursor(plan, since)
-        elif plan.cursor is not None:
+        if plan.cursor is not None and not plan.by_order:
             start = since.replace(tzinfo=dt.UTC) if since and plan.cursor_tz else since
             # primary_key=(): no boundary de-duplication by dlt; a row read twice is a duplicate
             # in raw. Rows without a stamp are read every time rather than never.
@@ -232,12 +226,20 @@ class ShopDatabase:
                 on_cursor_value_missing="include")
         resource = sql_table(
             self.engine(), table=plan.table, backend="pyarrow", chunk_size=CHUNK_ROWS,
-            incremental=incremental, query_adapter_callback=adapter,
+            incremental=incremental, query_adapter_callback=_select(plan, since),
+            type_adapter_callback=lambda t: sa.Text() if _read_as_text(t) else t,
             reflection_level="full_with_precision",
         )
-        for item in resource:
-            if isinstance(item, pa.Table) and item.num_rows:
-                yield item
+        try:
+            for item in resource:
+                if isinstance(item, pa.Table) and item.num_rows:
+                    yield item
+        except Exception as exc:  # noqa: BLE001 - dlt wraps the driver's error: name host, table
+            cause = exc
+            while cause.__cause__ is not None or cause.__context__ is not None:
+                cause = cause.__cause__ or cause.__context__
+            raise SourceError(f"reading failed: {_first_line(cause)}", host=self.host,
+                              table=plan.table) from None
 
 
 def ingest_from_database(
@@ -284,7 +286,9 @@ def _create_engine(url: str, password: str | None, host: str) -> sa.Engine:
         parsed = parsed.set(password=password)
     backend = parsed.get_backend_name()
     if backend == "postgresql":
-        args = {"options": "-c TimeZone=UTC", "connect_timeout": CONNECT_TIMEOUT_S}
+        # Keeps the URL's own options (e.g. ?options=-csearch_path%3Dshop for a schema).
+        options = " ".join(filter(None, [parsed.query.get("options"), "-c TimeZone=UTC"]))
+        args = {"options": options, "connect_timeout": CONNECT_TIMEOUT_S}
     elif backend in ("mysql", "mariadb"):
         args = {"init_command": "SET time_zone = '+00:00'", "connect_timeout": CONNECT_TIMEOUT_S}
     else:
@@ -303,20 +307,33 @@ def _items_by_order(items: TablePlan, orders: TablePlan) -> TablePlan:
                                orders.cursor_tz))
 
 
-def _join_order_cursor(plan: TablePlan, since: dt.datetime | None):
-    orders_table, order_key, cursor, tz = plan.by_order
-    item_order = plan.columns["order_id"]
+def _select(plan: TablePlan, since: dt.datetime | None):
+    """dlt's query, with JSON and unbounded NUMERIC columns read as text (Arrow has no type for
+    them), and for order_items that follow their orders, the join to the orders' stamp."""
 
     def adapter(query, table):
+        columns = [sa.cast(c, sa.Text).label(c.name) if _read_as_text(c.type) else c
+                   for c in table.columns]
+        if not plan.by_order:
+            return query.with_only_columns(*columns)
+        orders_table, order_key, cursor, tz = plan.by_order
         orders = sa.Table(orders_table, sa.MetaData(), sa.Column(order_key), sa.Column(cursor))
-        joined = sa.select(*table.columns, orders.c[cursor].label(_JOINED_CURSOR)).select_from(
-            table.join(orders, table.c[item_order] == orders.c[order_key]))
+        joined = sa.select(*columns, orders.c[cursor].label(_JOINED_CURSOR)).select_from(
+            table.join(orders, table.c[plan.columns["order_id"]] == orders.c[order_key]))
         if since is None:
             return joined
         start = since.replace(tzinfo=dt.UTC) if tz else since
         return joined.where(sa.or_(orders.c[cursor] >= start, orders.c[cursor].is_(None)))
 
     return adapter
+
+
+def _read_as_text(sql_type: sa.types.TypeEngine) -> bool:
+    if isinstance(sql_type, sa.JSON):
+        return True
+    if isinstance(sql_type, sa.Numeric) and not isinstance(sql_type, sa.Float):
+        return sql_type.precision is None or sql_type.precision > 38
+    return False
 
 
 def _max_naive_utc(batch: pa.Table, column: str | None) -> dt.datetime | None:
