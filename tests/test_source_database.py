@@ -326,3 +326,17 @@ def test_unbounded_numeric_in_a_schema_of_its_own(tmp_path):
     # DECIMAL(18,4) in raw, as for files; the absurd total is quarantined, not mangled.
     assert loaded == [("1", "7", "12.3457")]
     assert (stats.rows_read, reasons) == (2, [("absurd_value",)])
+
+
+def test_the_password_comes_from_the_environment_and_stays_out_of_errors(tmp_path, monkeypatch):
+    db = create_shop_db("mariadb", with_tables=False)
+    try:
+        monkeypatch.setenv("RETENTION_SOURCE_PASSWORD", "not-the-root-password")
+        source = ShopDatabase.from_settings(load_settings(source_url=db.url))
+        with pytest.raises(SourceError) as err:
+            source.check()  # root has no password: a wrong one is refused
+        source.close()
+    finally:
+        drop_shop_db(db)
+    assert "Access denied" in str(err.value) and "127.0.0.1:3306" in str(err.value)
+    assert "not-the-root-password" not in str(err.value)
