@@ -148,6 +148,11 @@ def test_two_days_from_a_shop_database(shop, tmp_path):
     refund_at = dt.datetime(2026, 11, 21, 9)
     shop.execute("UPDATE orders SET status = 'refunded', refunded_amount = total_amount, "
                  "updated_at = :at WHERE order_id = 'O0010'", at=refund_at)
+    # A partial refund drops one of O0011's two lines: the order's lines are replaced as a set.
+    dropped_at = dt.datetime(2026, 11, 21, 9, 30)
+    shop.execute("DELETE FROM order_items WHERE order_id = 'O0011' AND product_id = 'P2'")
+    shop.execute("UPDATE orders SET status = 'partially_refunded', refunded_amount = 9, "
+                 "updated_at = :at WHERE order_id = 'O0011'", at=dropped_at)
     new = [order(i, utc(2026, 11, 21, 8) + dt.timedelta(minutes=i - 200)) for i in range(201, 251)]
     late = order(990, utc(2026, 11, 17, 12), order_id="O_LATE",
                  updated_at=cursor - dt.timedelta(minutes=10))
@@ -155,25 +160,30 @@ def test_two_days_from_a_shop_database(shop, tmp_path):
     shop.insert("order_items", items_of([*new, late]))
 
     second = ingest_day(shop, warehouse, DAY2)
-    after = [o for o in day1["orders"] if o["order_id"] != "O0010"]
-    refunded = {**day1["orders"][9], "status": "refunded", "updated_at": refund_at}
-    window = in_window([*after, refunded, *new, late], cursor - LAG)
-    assert len(window) == 53  # the last day-1 order (inside the lag), refund, 50 new, late
+    after = [o for o in day1["orders"] if o["order_id"] not in ("O0010", "O0011")]
+    changed = [{**day1["orders"][9], "updated_at": refund_at},
+               {**day1["orders"][10], "updated_at": dropped_at}]
+    window = in_window([*after, *changed, *new, late], cursor - LAG)
+    # the last day-1 order (inside the lag), the two refunds, 50 new, the late one
+    assert len(window) == 54
     orders2 = second["orders"]
-    assert (orders2.rows_read, orders2.rows_loaded, orders2.rows_duplicate) == (53, 52, 1)
+    assert (orders2.rows_read, orders2.rows_loaded, orders2.rows_duplicate) == (54, 53, 1)
     log2 = log_rows(warehouse, DAY2)
-    assert log2["orders"][2:6] == (53, 52, 0, 1)
-    assert log2["orders"][-1] == refund_at
-    # Items follow their orders: the lines of every order read again.
+    assert log2["orders"][2:6] == (54, 53, 0, 1)
+    assert log2["orders"][-1] == dropped_at
+    # Items follow their orders: the lines of every order read again; O0011's new set of one
+    # line is loaded, the unchanged sets of O0010 and O0200 are duplicates.
     window_ids = {o["order_id"] for o in window}
     expected_items = [i for i in items_of([*day1["orders"][:200], *new, late])
-                      if i["order_id"] in window_ids]
+                      if i["order_id"] in window_ids
+                      and (i["order_id"], i["product_id"]) != ("O0011", "P2")]
     assert second["order_items"].rows_read == len(expected_items)
-    assert second["order_items"].rows_loaded == len(items_of([*new, late]))
+    assert second["order_items"].rows_loaded == len(items_of([*new, late])) + 1
     assert second["customers"].rows_loaded == 0
     assert second["products"].rows_duplicate == 5  # no stamp: read whole, same content
 
-    dbt(["build", "--select", "+fct_orders", "--exclude-resource-type", "test"], warehouse,
+    dbt(["build", "--select", "+fct_orders", "stg_shop__order_items",
+         "--exclude-resource-type", "test"], warehouse,
         {"as_of": DAY2.isoformat(), "reporting_tz": "UTC", "min_order_value": 0})
     fct = query(warehouse, "SELECT order_id, status, refunded_amount, net_amount, invalid_reason "
                            "FROM marts.fct_orders").set_index("order_id")
@@ -182,6 +192,10 @@ def test_two_days_from_a_shop_database(shop, tmp_path):
     assert float(fct.loc["O0010", "net_amount"]) == 0.0
     assert set(fct.index) >= {o["order_id"] for o in new} | {"O_LATE"}
     assert fct.loc["O_ODD", "invalid_reason"] == "unknown_status"
+    assert float(fct.loc["O0011", "refunded_amount"]) == 9.0
+    lines = query(warehouse, "SELECT order_id, product_id FROM staging.stg_shop__order_items "
+                             "WHERE order_id IN ('O0011', 'O0013')").values.tolist()
+    assert sorted(lines) == [["O0011", "P1"], ["O0013", "P3"], ["O0013", "P4"]]
 
 
 def test_missing_table_or_column_stops_before_anything_is_written(shop, tmp_path):

@@ -38,8 +38,10 @@ def _raw_asset(entity: str, settings: Settings, partitions: dg.PartitionsDefinit
         deps=[raw_key(upstream) for upstream in LOADED_AFTER.get(entity, ())],
         **daily_asset_options(partitions),
         kinds={"duckdb"},
-        description=f"`raw.{entity}` ({required}): every version of every row from the landing "
-        f"folder's {entity} files; bad rows go to `raw.quarantine` with a reason.",
+        description=f"`raw.{entity}` ({required}): every version of every row from "
+        + (f"the shop database's {entity} table (new and changed rows)" if settings.source_url
+           else f"the landing folder's {entity} files")
+        + "; bad rows go to `raw.quarantine` with a reason.",
         check_specs=[
             dg.AssetCheckSpec(
                 QUARANTINE_CHECK,
