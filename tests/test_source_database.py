@@ -354,3 +354,27 @@ def test_the_password_comes_from_the_environment_and_stays_out_of_errors(tmp_pat
         drop_shop_db(db)
     assert "Access denied" in str(err.value) and "127.0.0.1:3306" in str(err.value)
     assert "not-the-root-password" not in str(err.value)
+
+
+def test_a_future_stamp_does_not_move_the_cursor_past_rows_to_come(tmp_path):
+    db = create_shop_db("postgresql")
+    try:
+        rows = day1_rows()
+        load_all(db, {"customers": rows["customers"], "orders": rows["orders"][:3]})
+        db.execute("UPDATE orders SET updated_at = '2099-01-01' WHERE order_id = 'O0001'")
+        source = ShopDatabase(db.url)
+        with connect(tmp_path / "w.duckdb") as con:
+            before = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            ingest_from_database(con, source, "orders", DAY1, staging=tmp_path, lag=LAG)
+            after = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            # A row committed now with a current stamp is still read by the next run.
+            db.insert("orders", [order(500, utc(2026, 11, 19, 8),
+                                       updated_at=after - dt.timedelta(minutes=1))])
+            again = ingest_from_database(con, source, "orders", DAY1, staging=tmp_path, lag=LAG)
+            cursors = con.execute("SELECT source_cursor FROM raw.ingest_log ORDER BY ingested_at"
+                                  ).fetchall()
+        source.close()
+    finally:
+        drop_shop_db(db)
+    assert before <= cursors[0][0] <= after
+    assert again.rows_loaded == 1  # O0500; O0001 (stamped 2099) is read again as a duplicate

@@ -266,10 +266,14 @@ def ingest_from_database(
         return None
     previous = last_cursor(con, entity, plan.source_file)
     private_mkdir(staging)
+    read_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     staged = shop.read(plan, window_start(previous, lag), staging)
+    # Never beyond the time of the read: one row stamped in the future (a typo, a clock, local
+    # time stored as UTC) must not move the cursor past the rows still to come.
+    read_max = None if staged.cursor_max is None else min(staged.cursor_max, read_at)
     try:
         return ingest_staged(con, staged.file, batch_date, log_format="database",
-                             cursor=advanced(previous, staged.cursor_max), now=now)
+                             cursor=advanced(previous, read_max), now=now)
     finally:
         staged.file.path.unlink(missing_ok=True)
 

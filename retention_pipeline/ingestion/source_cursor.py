@@ -1,7 +1,7 @@
 """Where the next read of a shop database table starts (README: Reading a shop database).
 
 The cursor of a table is the highest `updated_at` (else the entity's own timestamp) that a read
-of it loaded; it is kept in `raw.ingest_log.source_cursor`, written in the same DuckDB transaction
+of it saw, at most the time of that read; it is kept in `raw.ingest_log.source_cursor`, written in the same DuckDB transaction
 as the rows it covers, so a run that fails after reading leaves the cursor where it was. The
 next read starts `lag` before it: a row committed late with an earlier stamp is still read (and
 a row read twice is a duplicate, not a second version).
