@@ -233,6 +233,11 @@ def test_mapping_renames_tables_and_columns(shop, tmp_path):
     source.close()
     assert (stats.rows_read, stats.rows_loaded) == (1, 1)
     assert row == [("X1", "C001", pytest.approx(12.5), "db:shop_orders")]
+    typo = {"orders": SourceTable(table="shop_orders", columns={
+        **mapping["orders"].columns, "coupon_code": "coupon"})}
+    with pytest.raises(SourceError, match="'coupon', which the table lacks") as err:
+        ShopDatabase(shop.url, typo).check()
+    assert err.value.column == "coupon" and "table shop_orders" in str(err.value)
 
 
 def test_unreachable_host_names_the_host_not_the_password(tmp_path):

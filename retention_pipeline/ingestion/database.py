@@ -162,8 +162,19 @@ class ShopDatabase:
     def _plan(self, entity: str, table: str, types: dict[str, sa.types.TypeEngine]) -> TablePlan:
         mapped = self.mapping.get(entity, SourceTable())
         by_lower = {name.lower(): name for name in types}
+        known = (*schema_for(entity).column_names, "updated_at")
+        for contract, shop in mapped.columns.items():
+            # A mapping that names nothing is a typo, not an absent optional column.
+            if contract not in known:
+                raise SourceError(f"source_mapping names {contract!r}, not a column of "
+                                  f"{entity} ({', '.join(known)})", host=self.host, table=table,
+                                  column=contract)
+            if shop.lower() not in by_lower:
+                raise SourceError(f"source_mapping maps {contract!r} to column {shop!r}, which "
+                                  f"the table lacks (columns found: {', '.join(types)})",
+                                  host=self.host, table=table, column=shop)
         columns: dict[str, str] = {}
-        for contract in (*schema_for(entity).column_names, "updated_at"):
+        for contract in known:
             shop = mapped.columns.get(contract, contract)
             if shop.lower() in by_lower:
                 columns[contract] = by_lower[shop.lower()]
