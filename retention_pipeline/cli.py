@@ -56,6 +56,9 @@ def _settings_options(func):
                      help="TOML config file (default: $RETENTION_CONFIG or ./retention.toml)."),
         click.option("--landing", type=click.Path(file_okay=False, path_type=Path),
                      help="Landing folder (default: generate the sample shop into data/landing)."),
+        click.option("--source-url", "source_url",
+                     help="Shop database to read instead of a landing folder (SQLAlchemy URL, "
+                     "password in RETENTION_SOURCE_PASSWORD; default: none)."),
         click.option("--warehouse", type=click.Path(dir_okay=False, path_type=Path),
                      help="DuckDB warehouse file (default: data/warehouse.duckdb)."),
         click.option("--exports", type=click.Path(file_okay=False, path_type=Path),
@@ -149,13 +152,13 @@ def _dagster_environment(settings, config: Path | None = None) -> Path:
     from retention_pipeline.runner import ensure_sample_landing, prepare_environment
 
     os.environ["DAGSTER_HOME"] = str(prepare_environment(settings))
-    if settings.landing is None:
+    if settings.landing is None and settings.source_url is None:
         landing = _guarded(ensure_sample_landing, settings, settings.effective_as_of)
         os.environ["RETENTION_LANDING"] = str(landing.resolve())
     # The UI's code server reads its settings from the environment; pass on what flags said.
     # (No as-of: in the UI the partition picked is the as-of date.)
     for name in ("warehouse", "exports", "reporting_tz", "serving", "serving_postgres_url",
-                 "serving_parquet"):
+                 "serving_parquet", "source_url"):
         value = getattr(settings, name)
         if value is None:
             continue

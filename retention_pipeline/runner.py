@@ -179,7 +179,7 @@ def run_pipeline(settings: Settings, echo: Callable[[str], None] | None = None) 
         try:
             for message in recover_dead_runs(instance, own_run_id=run_id, holds_writer_lock=True):
                 say(message)
-            if settings.landing is None:
+            if settings.landing is None and settings.source_url is None:
                 settings = settings.model_copy(
                     update={"landing": ensure_sample_landing(settings, as_of)})
             # The manifest is made by the command itself, so it always matches the dbt project.

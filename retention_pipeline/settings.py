@@ -14,11 +14,22 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_CONFIG_FILE = Path("retention.toml")
+SOURCE_PASSWORD_ENV = "RETENTION_SOURCE_PASSWORD"
 DEFAULT_DATA_DIR = Path("data")
+
+
+class SourceTable(BaseModel):
+    """Where one entity lives in the shop database when its names differ from the contract's."""
+
+    model_config = ConfigDict(extra="forbid")
+    table: str | None = Field(None, description="Table name (None: the entity's name).")
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="Contract column -> the table's column."
+    )
 
 
 class Settings(BaseSettings):
@@ -58,6 +69,24 @@ class Settings(BaseSettings):
         "event-log and schedule storage, for `retention webserver` + `retention daemon` as "
         "services. None: SQLite files in the Dagster home. dagster.yaml reads it from the "
         "environment (RETENTION_DAGSTER_STORAGE_URL), never a copy on disk.",
+    )
+
+    # --- reading a shop database instead of a landing folder (README: Reading a shop database) --
+    source_url: str | None = Field(
+        None, description="SQLAlchemy URL of the shop's database (postgresql+psycopg://user@host/"
+        "shop or mysql+pymysql://user@host/shop): the five entities are read from its tables "
+        "instead of a landing folder. Never with a password in the config file: the password "
+        f"comes from {SOURCE_PASSWORD_ENV} (or the URL in the environment). None: landing folder.",
+    )
+    source_mapping: dict[str, SourceTable] = Field(
+        default_factory=dict, description="Per entity, the shop's table and column names where they "
+        "differ from the contract's (TOML: [retention.source_mapping.orders] table = 'wp_orders', "
+        "columns = {order_id = 'id'}).",
+    )
+    source_lag_hours: float = Field(
+        1.0, ge=0, description="Each run re-reads rows whose updated_at is up to this many hours "
+        "before the last run's cursor, so rows committed late are not missed (re-read rows count "
+        "as duplicates).",
     )
 
     # --- what a run is for -------------------------------------------------------------------
@@ -324,6 +353,17 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown IANA time zone {value!r}") from exc
         return value
 
+    @model_validator(mode="after")
+    def _one_source(self) -> Settings:
+        if self.source_url is not None and self.landing is not None:
+            raise ValueError("set either landing (a folder of files) or source_url (a shop "
+                             "database), not both")
+        unknown = set(self.source_mapping) - {"customers", "products", "orders", "order_items",
+                                              "events"}
+        if unknown:
+            raise ValueError(f"source_mapping: unknown entities {sorted(unknown)}")
+        return self
+
     # Flags are passed as init kwargs, so init > env > TOML file > defaults.
     @classmethod
     def settings_customise_sources(
@@ -389,7 +429,22 @@ class _TomlSource(PydanticBaseSettingsSource):
         unknown = set(data) - set(self.settings_cls.model_fields)
         if unknown:
             raise ValueError(f"{path}: unknown setting(s) {sorted(unknown)}")
+        if _has_password(data.get("source_url")):
+            raise ValueError(f"{path}: source_url holds a password; a config file must not: set "
+                             f"{SOURCE_PASSWORD_ENV} in the environment instead")
         return data
+
+
+def _has_password(url: Any) -> bool:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    if not isinstance(url, str):
+        return False
+    try:
+        return make_url(url).password is not None
+    except (ArgumentError, ValueError):  # an unparseable URL is reported when it is opened
+        return False
 
 
 _config_override: Path | None = None

@@ -38,8 +38,10 @@ def _raw_asset(entity: str, settings: Settings, partitions: dg.PartitionsDefinit
         deps=[raw_key(upstream) for upstream in LOADED_AFTER.get(entity, ())],
         **daily_asset_options(partitions),
         kinds={"duckdb"},
-        description=f"`raw.{entity}` ({required}): every version of every row from the landing "
-        f"folder's {entity} files; bad rows go to `raw.quarantine` with a reason.",
+        description=f"`raw.{entity}` ({required}): every version of every row from "
+        + (f"the shop database's {entity} table (new and changed rows)" if settings.source_url
+           else f"the landing folder's {entity} files")
+        + "; bad rows go to `raw.quarantine` with a reason.",
         check_specs=[
             dg.AssetCheckSpec(
                 QUARANTINE_CHECK,
@@ -56,13 +58,17 @@ def _raw_asset(entity: str, settings: Settings, partitions: dg.PartitionsDefinit
         from retention_pipeline.ingestion import discover_landing, ingest_entity
 
         batch_date = as_of_from_partition(context.partition_key)
-        landing_dir = _landing_dir(settings)
-        landing = discover_landing(landing_dir)
-        with connect(settings.warehouse, settings=settings) as con:
-            if not sample_guard.landing_is_sample(landing_dir):
-                # Real data from here on: this warehouse must never be replaced as the sample's.
-                sample_guard.release(con, settings.exports)
-            stats = ingest_entity(con, landing, entity, batch_date)
+        if settings.source_url is not None:
+            stats = _ingest_from_database(settings, entity, batch_date)
+        else:
+            landing_dir = _landing_dir(settings)
+            landing = discover_landing(landing_dir)
+            with connect(settings.warehouse, settings=settings) as con:
+                if not sample_guard.landing_is_sample(landing_dir):
+                    # Real data from here on: this warehouse must never be replaced as the
+                    # sample's.
+                    sample_guard.release(con, settings.exports)
+                stats = ingest_entity(con, landing, entity, batch_date)
         share = stats.share_bad
         passed = share <= settings.quarantine_threshold
         return dg.MaterializeResult(
@@ -90,6 +96,32 @@ def _raw_asset(entity: str, settings: Settings, partitions: dg.PartitionsDefinit
         )
 
     return _asset
+
+
+def _ingest_from_database(settings: Settings, entity: str, batch_date):
+    """The entity's new rows from the shop database (setting source_url); an optional table the
+    database lacks is an empty batch, like a missing optional file."""
+    import datetime as dt
+
+    from retention_pipeline import sample_guard
+    from retention_pipeline.ingestion import batch_stats, ensure_raw_tables
+    from retention_pipeline.ingestion.database import ShopDatabase, ingest_from_database
+
+    shop = ShopDatabase.from_settings(settings)
+    try:
+        with connect(settings.warehouse, settings=settings) as con:
+            sample_guard.release(con, settings.exports)  # a shop's own data, never the sample
+            stats = ingest_from_database(
+                con, shop, entity, batch_date,
+                staging=Path(settings.warehouse).parent / "source_staging",
+                lag=dt.timedelta(hours=settings.source_lag_hours),
+            )
+            if stats is None:
+                ensure_raw_tables(con)
+                stats = batch_stats(con, entity, batch_date)
+            return stats
+    finally:
+        shop.close()
 
 
 def _landing_dir(settings: Settings) -> Path:

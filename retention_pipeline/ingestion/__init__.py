@@ -9,12 +9,19 @@ Writes `raw.<entity>` (every version of every row, typed, with lineage columns),
 (rows that break a rule, with a reason code: see validate.REASONS) and `raw.ingest_log` (one row per
 file read, with its counts and content hash). The contract is docs/design.md, "Raw layer".
 Modules: landing (finding files), fingerprint (hash + UTF-8), readers (file -> text rows),
-validate (row rules), duplicates (exact / conflicting duplicates), load (orchestration), stats.
+validate (row rules), duplicates (exact / conflicting duplicates), load (orchestration), stats;
+database (a shop's PostgreSQL / MySQL tables instead of files, setting source_url, staged as
+Parquet and loaded by load.ingest_staged) and source_cursor (where its next read starts).
 """
 
 from retention_pipeline.ingestion.errors import LandingError
 from retention_pipeline.ingestion.landing import Landing, LandingFile, discover_landing
-from retention_pipeline.ingestion.load import batch_stats, ensure_raw_tables, ingest_entity
+from retention_pipeline.ingestion.load import (
+    batch_stats,
+    ensure_raw_tables,
+    ingest_entity,
+    ingest_staged,
+)
 from retention_pipeline.ingestion.schema import (
     AMOUNT_LIMIT,
     ENTITIES,
@@ -44,4 +51,5 @@ __all__ = [
     "discover_landing",
     "ensure_raw_tables",
     "ingest_entity",
+    "ingest_staged",
 ]

@@ -64,9 +64,12 @@ OUTCOMES = ("loaded", "quarantined", "duplicate")
 @dataclass(frozen=True)
 class _NewFile:
     file: LandingFile
-    size: int
-    mtime: dt.datetime
-    sha256: str
+    size: int | None
+    mtime: dt.datetime | None
+    sha256: str | None
+    # A database read staged as Parquet: logged as this format, with its cursor, not a file's.
+    log_format: str | None = None
+    cursor: dt.datetime | None = None
 
 
 def ingest_entity(
@@ -96,6 +99,27 @@ def ingest_entity(
         by_file = {f.source_file: f for f in [*skipped, *read]}
         files = tuple(by_file[f.relative] for f in landing.files_of(entity))
         return batch_stats(con, entity, batch_date, files)
+
+
+def ingest_staged(
+    con: duckdb.DuckDBPyConnection,
+    staged: LandingFile,
+    batch_date: dt.date,
+    *,
+    log_format: str,
+    cursor: dt.datetime | None,
+    now: dt.datetime | None = None,
+) -> IngestStats:
+    """Load one staged file (a shop database read written to Parquet, `staged.relative` like
+    'db:orders') through the same checks as landing files; its ingest_log row has `cursor` in
+    source_cursor, in the same transaction as the rows (no half-advanced cursor)."""
+    schema = schema_for(staged.entity)
+    cutoff = future_cutoff(batch_date, now or _utc_now())
+    with _ingest_session(con):
+        ensure_raw_tables(con)
+        new = _NewFile(staged, None, None, None, log_format=log_format, cursor=cursor)
+        stats = _ingest_chunk(con, [new], schema, batch_date, cutoff)
+        return batch_stats(con, staged.entity, batch_date, tuple(stats))
 
 
 def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -274,7 +298,7 @@ def _chunk_stats(con, chunk: list[_NewFile], schema: EntitySchema) -> list[FileS
     return [
         FileStats(
             source_file=f.file.relative,
-            file_format=f.file.format,
+            file_format=f.log_format or f.file.format,
             rows_read=read.get(i, 0),
             rows_loaded=outcomes[i]["loaded"],
             rows_quarantined=outcomes[i]["quarantined"],
@@ -356,17 +380,21 @@ def _write(
                 ORDER BY c._id, c.x.column_name""",
             [schema.name, batch_date],
         )
+        # Explicit columns: upgrades append columns to ingest_log, so positions are not stable.
         con.executemany(
-            f"""INSERT INTO {INGEST_LOG_TABLE}
+            f"""INSERT INTO {INGEST_LOG_TABLE} (entity, source_file, batch_date, ingested_at,
+                    file_format, file_size, file_mtime, content_sha256, rows_read, rows_loaded,
+                    rows_quarantined, rows_duplicate, quarantine_reasons, kept_anomalies,
+                    fields_nulled, field_reasons, source_cursor)
                 SELECT ?, ?, ?, ingested_at, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS JSON),
-                       CAST(? AS JSON), ?, CAST(? AS JSON)
+                       CAST(? AS JSON), ?, CAST(? AS JSON), CAST(? AS TIMESTAMP)
                 FROM {FILES_TABLE} WHERE _file = ?""",
             [
                 [
                     schema.name,
                     f.file.relative,
                     batch_date,
-                    f.file.format,
+                    f.log_format or f.file.format,
                     f.size,
                     f.mtime,
                     s.content_sha256,
@@ -378,6 +406,7 @@ def _write(
                     json.dumps(s.kept_anomalies, sort_keys=True),
                     s.fields_nulled,
                     json.dumps(s.field_reasons, sort_keys=True),
+                    f.cursor,
                     i,
                 ]
                 for i, (f, s) in enumerate(zip(chunk, stats, strict=True))

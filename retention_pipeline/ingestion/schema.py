@@ -310,10 +310,14 @@ CREATE TABLE IF NOT EXISTS {INGEST_LOG_TABLE} (
     quarantine_reasons JSON,
     kept_anomalies JSON,
     fields_nulled BIGINT DEFAULT 0,
-    field_reasons JSON
+    field_reasons JSON,
+    source_cursor TIMESTAMP
 )"""
 
 INGEST_LOG_UPGRADE = (
     "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS fields_nulled BIGINT DEFAULT 0",
     "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS field_reasons JSON",
+    # A read of a shop database (source_file 'db:<table>'): the highest updated_at it read, the
+    # next run's starting point (ingestion/source_cursor.py). Null for files.
+    "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS source_cursor TIMESTAMP",
 )

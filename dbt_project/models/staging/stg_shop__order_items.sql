@@ -10,7 +10,9 @@ with latest_load as (
 
 select
     order_id,
-    coalesce(line_id, cast(_source_line as varchar), product_id) as line_id,
+    -- Without a line id a product is one line of its order (the ingestion key): no file line
+    -- numbers, which a database read has not got.
+    coalesce(line_id, product_id) as line_id,
     product_id,
     quantity,
     unit_price,
