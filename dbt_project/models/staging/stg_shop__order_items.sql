@@ -10,7 +10,7 @@ with latest_load as (
 
 select
     order_id,
-    coalesce(line_id, cast(_source_line as varchar), product_id) as line_id,
+    coalesce(line_id, cast(_source_line as {{ dbt.type_string() }}), product_id) as line_id,
     product_id,
     quantity,
     unit_price,
