@@ -17,7 +17,8 @@ from retention_pipeline.targets import dbt_target_env, load_raw_into_target
 from retention_pipeline.warehouse import open_duckdb
 from tests.support.pipeline import dbt, query
 
-TARGETS = ("duckdb", "postgres", "spark")
+# Spark's tests carry their own mark (`-m "not spark"` leaves them out: a JVM start each).
+TARGETS = ("duckdb", "postgres", pytest.param("spark", marks=pytest.mark.spark))
 
 
 def spark_missing() -> str | None:
@@ -37,11 +38,17 @@ def target_settings(target: str, warehouse: Path, root: Path, pg_url: str | None
                     lake=root / "lake", duckdb_threads=2)
 
 
-def build_on(settings: Settings, dbt_vars: dict, select: str | None = None) -> float:
-    """Load the raw rows into the target and `dbt build` there; seconds taken by dbt."""
+def build_on(settings: Settings, dbt_vars: dict, select: str | None = None,
+             run_only: bool = False) -> float:
+    """Load the raw rows into the target and `dbt build` there (seeds and models only when
+    run_only: one dbt process, one Spark start); seconds taken by dbt."""
     load_raw_into_target(settings)
-    # cautious: the tests of the selected models that read only selected models
-    args = ["build"] + (["--select", select, "--indirect-selection", "cautious"] if select else [])
+    args = ["build"]
+    if select:
+        # cautious: the tests of the selected models that read only selected models
+        args += ["--select", select, "--indirect-selection", "cautious"]
+    if run_only:
+        args += ["--exclude-resource-type", "test"]
     started = time.monotonic()
     dbt(args, settings.warehouse, dbt_vars, env=dbt_target_env(settings))
     return time.monotonic() - started
