@@ -60,9 +60,12 @@ def built(request, cdnow_raw):
 
 
 def _build(settings):
-    BUILD_SECONDS[settings.dbt_target] = build_on(settings, DBT_VARS, SELECT)
-    print(f"\ndbt build ({SELECT}) on {settings.dbt_target}: "
-          f"{BUILD_SECONDS[settings.dbt_target]:.1f} s", file=sys.stderr)
+    # Spark runs the models only: each of the ~60 dbt tests is a Spark job of its own (minutes in
+    # local mode), the same SQL that DuckDB and PostgreSQL run, and the cells are compared below.
+    run_only = settings.dbt_target == "spark"
+    BUILD_SECONDS[settings.dbt_target] = build_on(settings, DBT_VARS, SELECT, run_only=run_only)
+    print(f"\ndbt build ({SELECT}{', models only' if run_only else ''}) on "
+          f"{settings.dbt_target}: {BUILD_SECONDS[settings.dbt_target]:.1f} s", file=sys.stderr)
     return {name: read_mart(settings, name) for name in ("cohort_retention", "repurchase_by_cohort")}
 
 

@@ -93,11 +93,14 @@ def _difference(name: str, actual: pd.DataFrame, expected: pd.DataFrame) -> str 
 
 
 def _comparable(frame: pd.DataFrame) -> pd.DataFrame:
-    """Numbers as floats, timestamps as naive UTC, then rows in one order (floats rounded for
+    """Numbers as floats, dates and timestamps as naive UTC datetimes, then rows in one order (floats rounded for
     the sort only, so that a last-digit difference cannot reorder rows)."""
     frame = frame.copy()
     for column in frame.columns:
         values = frame[column]
+        if values.map(lambda v: isinstance(v, dt.date)).any():  # dates or datetimes, any driver
+            values = frame[column] = pd.to_datetime(values, utc=any(
+                getattr(v, "tzinfo", None) is not None for v in values.dropna()))
         if isinstance(values.dtype, pd.DatetimeTZDtype):
             frame[column] = values.dt.tz_convert("UTC").dt.tz_localize(None)
         elif pd.api.types.is_bool_dtype(values) or values.map(lambda v: isinstance(v, bool)).any():

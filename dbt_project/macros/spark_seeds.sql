@@ -1,8 +1,9 @@
 {#- dbt-spark's seed table and rows, with the seeds' column_types written for every engine: Spark
-    wants `string` where the YAML says `varchar` (a length-less varchar is an error there). The
+    wants `string` where the YAML says `varchar` (a length-less varchar is an error there) and
+    `double` for `double precision` (PostgreSQL knows no `double`). The
     rest is dbt-spark 1.11's spark__create_csv_table and spark__load_csv_rows. -#}
 {% macro spark_seed_type(type) -%}
-    {{ return('string' if type | lower == 'varchar' else type) }}
+    {{ return({'varchar': 'string', 'double precision': 'double'}.get(type | lower, type)) }}
 {%- endmacro %}
 
 {% macro spark__create_csv_table(model, agate_table) %}
