@@ -34,31 +34,40 @@
 {% endmacro %}
 
 
+{#- Values written as escaped literals: dbt-spark's session method binds them unescaped (a quote
+    in a seed breaks the insert) and as the string 'None' for an empty cell. -#}
 {% macro spark__load_csv_rows(model, agate_table) %}
   {% set batch_size = get_batch_size() %}
   {% set column_override = model['config'].get('column_types', {}) %}
+  {% set types = [] %}
+  {% for col_name in agate_table.column_names %}
+      {% do types.append(spark_seed_type(column_override.get(col_name,
+                                         adapter.convert_type(agate_table, loop.index0)))) %}
+  {% endfor %}
   {% set statements = [] %}
   {% for chunk in agate_table.rows | batch(batch_size) %}
-      {% set bindings = [] %}
-      {% for row in chunk %}
-          {% do bindings.extend(row) %}
-      {% endfor %}
       {% set sql %}
           insert into {{ this.render() }} values
           {% for row in chunk -%}
-              ({%- for col_name in agate_table.column_names -%}
-                  {%- set inferred_type = adapter.convert_type(agate_table, loop.index0) -%}
-                  {%- set type = spark_seed_type(column_override.get(col_name, inferred_type)) -%}
-                    cast({{ get_binding_char() }} as {{type}})
-                  {%- if not loop.last%},{%- endif %}
+              ({%- for value in row -%}
+                  {{ spark_seed_literal(value, types[loop.index0]) }}
+                  {%- if not loop.last %},{% endif -%}
               {%- endfor -%})
-              {%- if not loop.last%},{%- endif %}
+              {%- if not loop.last %},{% endif %}
           {%- endfor %}
       {% endset %}
-      {% do adapter.add_query(sql, bindings=bindings, abridge_sql_log=True) %}
+      {% do adapter.add_query(sql, abridge_sql_log=True) %}
       {% if loop.index0 == 0 %}
           {% do statements.append(sql) %}
       {% endif %}
   {% endfor %}
   {{ return(statements[0]) }}
 {% endmacro %}
+
+{% macro spark_seed_literal(value, type) -%}
+    {%- if value is none -%}
+        cast(null as {{ type }})
+    {%- else -%}
+        cast('{{ value | string | replace("\\", "\\\\") | replace("'", "\\'") }}' as {{ type }})
+    {%- endif -%}
+{%- endmacro %}
