@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 ARGS   ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test ui install install-dev chromium bench lint clean
+.PHONY: run test ui install install-dev chromium java bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,8 +36,17 @@ chromium:
 	    || echo "chromium could not be installed: the browser test will be skipped"; \
 	fi
 
-## test: the whole test suite (real DuckDB, dbt, Dagster, Chromium; PostgreSQL/MariaDB tests skip if absent)
-test: $(VENV)/.installed-dev chromium
+## java: Debian's Java 17 for local Spark (dbt_target=spark and its tests). Installed when missing
+## and we are root; if that fails the Spark tests skip with the reason.
+java:
+	@if ! command -v java >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing openjdk-17-jre-headless for the Spark tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null) \
+	    || echo "java could not be installed: the Spark tests will be skipped"; \
+	fi
+
+## test: the whole test suite (real DuckDB, dbt, Dagster, Chromium, local Spark; PostgreSQL/MariaDB tests skip if absent)
+test: $(VENV)/.installed-dev chromium java
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## ui: the Dagster UI on http://localhost:3000 (asset graph, daily schedule, runs, checks)

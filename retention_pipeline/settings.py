@@ -47,6 +47,20 @@ class Settings(BaseSettings):
         DEFAULT_DATA_DIR / "warehouse.duckdb", description="DuckDB warehouse file written by runs."
     )
     exports: Path = Field(DEFAULT_DATA_DIR / "exports", description="Folder for CRM export files.")
+    dbt_target: Literal["duckdb", "postgres", "spark"] = Field(
+        "duckdb", description="Engine dbt builds the models in: 'duckdb' (the warehouse file), "
+        "'postgres' (warehouse_url) or 'spark' (lake). Ingestion always validates into the "
+        "DuckDB warehouse first; the raw rows are then loaded into the target.",
+    )
+    warehouse_url: str | None = Field(
+        None, description="dbt_target=postgres: postgresql://user@host:port/database holding the "
+        "schemas raw, staging, intermediate, seeds and marts. The password comes from the "
+        "environment (PGPASSWORD), never from the URL.",
+    )
+    lake: Path = Field(
+        DEFAULT_DATA_DIR / "lake", description="dbt_target=spark: folder of local Spark's "
+        "warehouse (Parquet tables, raw/ partitioned by _batch_date) and its metastore.",
+    )
     duckdb_memory_limit: str = Field(
         "6GB", description="DuckDB memory_limit of every connection the pipeline opens, dbt's "
         "included (e.g. '6GB', '80%'); beyond it DuckDB spills to duckdb_temp_directory.",
@@ -352,6 +366,29 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown IANA time zone {value!r}") from exc
         return value
+
+    @field_validator("warehouse_url")
+    @classmethod
+    def _warehouse_url_without_password(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        if parts.scheme not in ("postgresql", "postgres"):
+            raise ValueError("warehouse_url must be a postgresql://user@host:port/database URL")
+        if parts.password:
+            # a URL is logged and stored in files: the secret stays in the environment
+            raise ValueError("warehouse_url must not hold a password: set PGPASSWORD instead")
+        if not parts.path.strip("/"):
+            raise ValueError("warehouse_url must name the database (postgresql://…/database)")
+        return value
+
+    @model_validator(mode="after")
+    def _target_has_its_location(self) -> Settings:
+        if self.dbt_target == "postgres" and not self.warehouse_url:
+            raise ValueError("dbt_target 'postgres' needs warehouse_url (postgresql://…/database)")
+        return self
 
     @model_validator(mode="after")
     def _one_source(self) -> Settings:

@@ -60,9 +60,13 @@ def _as_of_end_utc(as_of: dt.date, tz: str) -> pd.Timestamp:
 def orders(landing: Path, as_of: dt.date, tz: str, min_order_value: float = 0.0) -> pd.DataFrame:
     """One row per order placed by the end of the as-of day, the version known then, classified."""
     raw = read_entity(landing, "orders")
+    for optional in ("status", "refunded_amount"):  # optional columns a shop may leave out
+        if optional not in raw:
+            raw[optional] = None
     raw["_line"] = range(len(raw))
     raw["ordered_at"] = _utc(raw["ordered_at"])
-    updated = _utc(raw["updated_at"]) if "updated_at" in raw else pd.Series(pd.NaT, index=raw.index)
+    updated = _utc(raw["updated_at"]) if "updated_at" in raw else pd.Series(pd.NaT, index=raw.index,
+                                                                     dtype="datetime64[ns, UTC]")
     raw["known_at"] = updated.fillna(raw["ordered_at"])
     end = _as_of_end_utc(as_of, tz)
 

@@ -12,13 +12,35 @@
     Midnight of (as_of + 1) in the reporting time zone, converted to UTC. -#}
 {% macro as_of_end_utc() -%}
     {%- set next_day = modules.datetime.date.fromisoformat(var("as_of", run_started_at.strftime("%Y-%m-%d"))) + modules.datetime.timedelta(days=1) -%}
-    ((timestamp '{{ next_day.isoformat() }} 00:00:00' at time zone {{ reporting_tz() }}) at time zone 'UTC')
+    {{ local_to_utc("timestamp '" ~ next_day.isoformat() ~ " 00:00:00'") }}
 {%- endmacro %}
 
-{#- A naive UTC timestamp column as a naive timestamp in the reporting time zone.
-    Written with AT TIME ZONE so the same SQL runs on DuckDB and PostgreSQL. -#}
+{#- A naive timestamp in the reporting time zone as a naive UTC timestamp. -#}
+{% macro local_to_utc(expr) -%}
+    {{ return(adapter.dispatch('local_to_utc')(expr)) }}
+{%- endmacro %}
+
+{#- AT TIME ZONE: the same SQL on DuckDB and PostgreSQL. -#}
+{% macro default__local_to_utc(expr) -%}
+    (({{ expr }} at time zone {{ reporting_tz() }}) at time zone 'UTC')
+{%- endmacro %}
+
+{#- Spark's timestamps are instants shown in the session time zone (UTC, see profiles.yml). -#}
+{% macro spark__local_to_utc(expr) -%}
+    to_utc_timestamp({{ expr }}, {{ reporting_tz() }})
+{%- endmacro %}
+
+{#- A naive UTC timestamp column as a naive timestamp in the reporting time zone. -#}
 {% macro to_local(column) -%}
+    {{ return(adapter.dispatch('to_local')(column)) }}
+{%- endmacro %}
+
+{% macro default__to_local(column) -%}
     (({{ column }} at time zone 'UTC') at time zone {{ reporting_tz() }})
+{%- endmacro %}
+
+{% macro spark__to_local(column) -%}
+    from_utc_timestamp({{ column }}, {{ reporting_tz() }})
 {%- endmacro %}
 
 {#- The minimum net amount of a valid purchase (docs/metrics.md#valid-purchase). -#}

@@ -11,6 +11,11 @@
     json_extract_string({{ column }}, '$.{{ key }}')
 {%- endmacro %}
 
+{#- Spark holds the JSON as a string column (retention_pipeline/targets/raw.py). -#}
+{% macro spark__json_text(column, key) -%}
+    get_json_object({{ column }}, '$.{{ key }}')
+{%- endmacro %}
+
 {#- Text to a number, null when it is not one: one bad property must not fail the whole build. -#}
 {% macro text_to_double(expr) -%}
     {{ return(adapter.dispatch('text_to_double')(expr)) }}
@@ -21,6 +26,10 @@
 {%- endmacro %}
 
 {% macro duckdb__text_to_double(expr) -%}
+    try_cast({{ expr }} as double)
+{%- endmacro %}
+
+{% macro spark__text_to_double(expr) -%}
     try_cast({{ expr }} as double)
 {%- endmacro %}
 

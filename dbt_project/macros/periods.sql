@@ -44,6 +44,11 @@
     select unnest(generate_series(0, cast(({{ upper_bound }}) as bigint))) as n
 {%- endmacro %}
 
+{#- sequence(0, null) is null and explodes to no rows, as the other engines' empty series. -#}
+{% macro spark__integer_series(upper_bound) -%}
+    select explode(sequence(0, cast(({{ upper_bound }}) as int))) as n
+{%- endmacro %}
+
 {#- The same for a granularity held in a column ('day', 'week', 'month'): one CASE branch each. -#}
 {% macro period_start_of(granularity_column, date_expr) -%}
     case {{ granularity_column }}
@@ -76,5 +81,14 @@
 
 {#- A share as a double (integer division must not truncate on Postgres); null when the whole is 0. -#}
 {% macro share(part, whole) -%}
-    (cast({{ part }} as double precision) / nullif({{ whole }}, 0))
+    (cast({{ part }} as {{ type_double() }}) / nullif({{ whole }}, 0))
 {%- endmacro %}
+
+{#- An 8-byte float type (dbt.type_float is 4 bytes on some engines). -#}
+{% macro type_double() -%}
+    {{ return(adapter.dispatch('type_double')()) }}
+{%- endmacro %}
+
+{% macro default__type_double() -%}double precision{%- endmacro %}
+
+{% macro spark__type_double() -%}double{%- endmacro %}

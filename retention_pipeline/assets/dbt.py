@@ -27,6 +27,7 @@ from dagster_dbt import (
 from retention_pipeline.partitions import as_of_from_partition, daily_asset_options
 from retention_pipeline.paths import DBT_PROJECT_DIR
 from retention_pipeline.settings import Settings
+from retention_pipeline.targets import dbt_target_env, load_raw_into_target
 from retention_pipeline.warehouse import dbt_duckdb_env
 
 
@@ -87,6 +88,10 @@ def build_dbt_assets(settings: Settings, partitions: dg.PartitionsDefinition, pr
         # profiles.yml reads the warehouse path from the environment.
         os.environ["RETENTION_WAREHOUSE"] = str(settings.warehouse.resolve())
         os.environ.update(dbt_duckdb_env(settings))  # ...and its DuckDB memory/threads/spill
+        os.environ.update(dbt_target_env(settings))  # ...and which engine builds the models
+        loaded = load_raw_into_target(settings)
+        if loaded:
+            context.log.info(f"raw rows loaded into dbt target {settings.dbt_target}: {loaded}")
         dbt_vars = json.dumps(settings.dbt_vars(as_of))
         invocation = dbt.cli(["build", "--vars", dbt_vars], context=context)
         events = invocation.stream()
@@ -169,7 +174,9 @@ def _with_mart_reports(context: dg.AssetExecutionContext, events, settings: Sett
         yield from (output for _, output in held_outputs)
         yield from held_checks
         raise
-    if not held_outputs:
+    if not held_outputs or settings.dbt_target != "duckdb":
+        # The charts read the marts from the DuckDB warehouse; other targets keep them elsewhere.
+        yield from (output for _, output in held_outputs)
         yield from held_checks
         return
     with connect(settings.warehouse, read_only=True, settings=settings) as con:

@@ -113,21 +113,30 @@ def _drop_leftovers(pg: psycopg.Connection) -> None:
 
 
 def _load(con: duckdb.DuckDBPyConnection, pg: psycopg.Connection, schema: str, mart: Mart) -> None:
-    """CREATE TABLE + COPY, streamed in Arrow batches as CSV: memory stays at one batch."""
-    table = sql.Identifier(schema, mart.name)
-    columns = sql.SQL(", ").join(
+    copy_table(con, pg, f"w.{SCHEMA}.{quote(mart.name)}", sql.Identifier(schema, mart.name),
+               mart.columns)
+
+
+def copy_table(
+    con: duckdb.DuckDBPyConnection,
+    pg: psycopg.Connection,
+    source: str,
+    table: sql.Identifier,
+    columns: tuple[tuple[str, str], ...],
+) -> None:
+    """CREATE TABLE + COPY of DuckDB relation `source`, streamed in Arrow batches as CSV: memory
+    stays at one batch. `columns` are (name, DuckDB type) pairs."""
+    ddl = sql.SQL(", ").join(
         sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(pg_type(duck_type)))
-        for name, duck_type in mart.columns
+        for name, duck_type in columns
     )
-    names = sql.SQL(", ").join(sql.Identifier(name) for name, _ in mart.columns)
-    selected = ", ".join(_as_copyable(name, t) for name, t in mart.columns)
+    names = sql.SQL(", ").join(sql.Identifier(name) for name, _ in columns)
+    selected = ", ".join(_as_copyable(name, t) for name, t in columns)
     options = pacsv.WriteOptions(include_header=False)
     # A cursor of its own: DuckDB 2.0 allows no other work on a connection with an open result.
     with con.cursor() as duck, pg.cursor() as cur:
-        reader = duck.sql(
-            f"select {selected} from w.{SCHEMA}.{quote(mart.name)}"
-        ).to_arrow_reader(batch_size=BATCH_ROWS)
-        cur.execute(sql.SQL("CREATE TABLE {} ({})").format(table, columns))
+        reader = duck.sql(f"select {selected} from {source}").to_arrow_reader(batch_size=BATCH_ROWS)
+        cur.execute(sql.SQL("CREATE TABLE {} ({})").format(table, ddl))
         with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(table, names)) as copy:
             for batch in reader:
                 buffer = io.BytesIO()

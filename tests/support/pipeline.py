@@ -36,8 +36,11 @@ def ingest(landing: Path, warehouse: Path, batch_date: dt.date) -> dict:
     return stats
 
 
-def dbt(args: list[str], warehouse: Path, dbt_vars: dict) -> subprocess.CompletedProcess:
-    env = {**os.environ, "RETENTION_WAREHOUSE": str(Path(warehouse).resolve())}
+def dbt(args: list[str], warehouse: Path, dbt_vars: dict,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`dbt <args>` on the warehouse; `env` adds variables (e.g. another target's, see
+    retention_pipeline.targets.dbt_target_env)."""
+    env = {**os.environ, "RETENTION_WAREHOUSE": str(Path(warehouse).resolve()), **(env or {})}
     cmd = [
         str(Path(sys.executable).with_name("dbt")), *args,
         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),

@@ -72,10 +72,10 @@ select
     coalesce(c.occasions, 0) as occasions,
     coalesce(c.orders, 0) as orders,
     coalesce(c.net_revenue, 0) as net_revenue,
-    cast(c.net_revenue as double precision) / nullif(c.orders, 0) as avg_order_value,
+    cast(c.net_revenue as {{ type_double() }}) / nullif(c.orders, 0) as avg_order_value,
     case when c.occasions >= 2 then
         cast({{ dbt.datediff('c.first_occasion_date', 'c.last_occasion_date', 'day') }}
-            as double precision) / (c.occasions - 1)
+            as {{ type_double() }}) / (c.occasions - 1)
     end as avg_days_between_occasions,
     c.days_to_second_occasion,
     c.recency_days,
