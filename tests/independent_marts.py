@@ -94,8 +94,15 @@ def orders(landing: Path, as_of: dt.date, tz: str, min_order_value: float = 0.0)
         & (current["net_amount"] >= round(min_order_value * 10_000))
     ).astype(bool)
     current["order_date"] = current["ordered_at"].dt.tz_convert(tz).dt.tz_localize(None).dt.normalize()
+    # delivery times (optional): one after the end of the as-of day has not happened yet
+    delivery = [c for c in ("shipped_at", "delivered_at") if c in current]
+    for column in delivery:
+        current[column] = _utc(current[column]).where(lambda t: t < end)
+    if "promised_delivery_date" in current:
+        delivery.append("promised_delivery_date")
+        current["promised_delivery_date"] = pd.to_datetime(current["promised_delivery_date"])
     return current[["order_id", "customer_id", "ordered_at", "order_date", "status", "total",
-                    "refunded", "net_amount", "is_valid"]].reset_index(drop=True)
+                    "refunded", "net_amount", "is_valid", *delivery]].reset_index(drop=True)
 
 
 def _ten_thousandths(text: pd.Series) -> pd.Series:

@@ -40,6 +40,16 @@ def test_graph_runs_raw_to_staging_to_marts(defs):
     assert dg.AssetKey(["intermediate", "int_orders"]) in fct_parents
 
 
+def test_history_comes_after_the_predictions_and_before_serving(defs):
+    graph = defs.resolve_asset_graph()
+    history = dg.AssetKey(["marts", "dim_customers_history"])
+    migration = dg.AssetKey(["marts", "segment_migration"])
+    assert {dg.AssetKey(["marts", "dim_customers"]),
+            dg.AssetKey(["marts", "customer_predictions"])} <= graph.get(history).parent_keys
+    assert history in graph.get(migration).parent_keys
+    assert migration in graph.get(dg.AssetKey(["serving", "duckdb_file"])).parent_keys
+
+
 def test_every_asset_shares_the_daily_partitions(defs):
     graph = defs.resolve_asset_graph()
     partitions = {

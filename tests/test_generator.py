@@ -467,3 +467,10 @@ def test_unfinished_checkouts_of_existing_customers_yesterday(shop):
     earlier = set(occ[occ.date < YESTERDAY].customer_id)
     left = set(checkouts.customer_id.dropna()) - ordered_since
     assert len(left & earlier) >= 3
+
+
+def test_some_parcels_promised_for_yesterday_have_not_arrived(shop):
+    o = shop.orders
+    due = pd.to_datetime(o.promised_delivery_date).dt.date == YESTERDAY
+    missing = due & o.delivered_at.isna() & o.shipped_at.notna() & o.customer_id.notna()
+    assert missing.sum() >= 2

@@ -327,15 +327,16 @@ def test_marts_needing_items_or_events_are_empty_without_them(warehouse):
             (select count(*) from marts.category_transitions),
             (select count(*) from marts.product_quality),
             (select count(*) from marts.aftersales_retention),
+            (select count(*) from marts.price_tier_migration),
             (select count(*) from raw.order_items) + (select count(*) from raw.events)
     """)
-    assert counts == [(0, 0, 0, 0)]
+    assert counts == [(0, 0, 0, 0, 0)]
     dimensions = rows(warehouse, """
         select dimension, sum(customers) from marts.repurchase_drivers where window_days = 30
         group by dimension order by dimension
     """)
-    assert dimensions == [("acquisition_channel", 7), ("country", 7), ("first_order_channel", 7),
-                          ("first_order_coupon", 7)]
+    assert dimensions == [("acquisition_channel", 7), ("age_band", 7), ("country", 7),
+                          ("first_order_channel", 7), ("first_order_coupon", 7), ("gender", 7)]
     assert rows(warehouse, """
         select dimension_value, customers, matured_customers, repurchased_customers, repurchase_rate
         from marts.repurchase_drivers where dimension = 'country' and window_days = 30

@@ -113,3 +113,15 @@ def test_empty_marts_and_missing_tables(con, tmp_path):
     assert retention["repurchase_rate_90d"] == dg.MetadataValue.null()
     assert "no data" in retention["retention_heatmap"].md_str
     assert mart_metadata(empty, "no_such_mart") == {}
+
+
+def test_delivery_plot_and_trading_table(con):
+    plot = decoded_png(mart_metadata(con, "delivery_experience")["repurchase_by_delivery"])
+    height, width, _ = plot.shape
+    assert height > 200 and width > 300 and plot.std() > 0.05
+    table = mart_metadata(con, "price_tier_migration")["trading_up_and_down"].md_str
+    customers = con.execute("""
+        select direction, sum(customers) from marts.price_tier_migration group by direction
+    """).fetchall()
+    for direction, n in customers:
+        assert f"| {direction} | {int(n):,} |" in table

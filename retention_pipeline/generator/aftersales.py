@@ -69,6 +69,7 @@ def draw_experiences(rng: np.random.Generator, book: OrderBook, catalog: Catalog
     survive *= np.where(has_bad & served, ref.BAD_PRODUCT_FACTOR, 1.0)
     survive *= np.where((o["seq"] == 0) & (o["coupon"] >= 0), ref.FIRST_ORDER_COUPON_FACTOR, 1.0)
     survive *= np.where(served, delivery_survival(o), 1.0)
+    survive *= o["tier_factor"]  # trading down precedes leaving (orders.py)
     return survive
 
 

@@ -25,6 +25,7 @@ def schedule(rng: np.random.Generator, book: OrderBook, timeline: Timeline) -> N
                                        rng.integers(30, 900, n))
     o["shipped_s"] = o["paid_s"] + (rng.uniform(0.3, 2.5, n) * DAY).astype(np.int64)
     _deliver(rng, o, n)
+    _late_for_yesterday(rng, o, timeline)
     o["cancelled"] = ((rng.random(n) < ref.CANCELLED_SHARE) & ~o["protected"]
                       & (o["kind"] != TEST))
     o["cancel_s"] = np.minimum(o["at_s"] + rng.integers(300, 20 * 3600, n), timeline.end_s - 1)
@@ -48,6 +49,21 @@ def _deliver(rng: np.random.Generator, o, n: int) -> None:
     o["late"] = (o["delivery"] == VERY_LATE) | (o["delivery"] == LOST)  # complaints follow
     o["lost"] = o["delivery"] == LOST
     o["promise_missing"] = rng.random(n) < ref.PROMISE_MISSING_SHARE
+
+
+YESTERDAY_LATE = 6  # parcels promised for the day before the end and not there by the end
+
+
+def _late_for_yesterday(rng: np.random.Generator, o, timeline: Timeline) -> None:
+    """A few parcels promised for the day before the end arrive only after the end (for the
+    delivery apology on the sample shop; some of their orders may later be cut by dropout)."""
+    yesterday = timeline.end_s // DAY - 2
+    due = np.flatnonzero((o["promised_day"] == yesterday) & (o["kind"] != TEST)
+                         & (o["delivery"] == ON_TIME))
+    late = rng.choice(due, size=min(len(due), YESTERDAY_LATE), replace=False)
+    o["delivery"][late] = VERY_LATE
+    o["late"][late] = True
+    o["delivered_s"][late] = timeline.end_s + rng.integers(DAY // 2, 3 * DAY, len(late))
 
 
 def delivery_survival(o) -> np.ndarray:

@@ -32,8 +32,9 @@ def chain_orders(rng, purchases: Purchases, customers: Customers, catalog: Catal
                      _channels(rng, customers.preferred_channel[cust]))
     orders["protected"] = (purchases.seq == 0) & customers.protect_first[cust]
     favourite = customers.favourite_category[cust]
-    book = OrderBook(orders, _lines(rng, catalog, purchases.at_s, favourite))
-    _rebuy_favourite_product(rng, book, favourite, catalog)
+    taste, orders["tier_factor"] = _price_taste(rng, customers.n, cust, purchases.seq)
+    book = OrderBook(orders, _lines(rng, catalog, purchases.at_s, favourite, taste=taste))
+    _rebuy_favourite_product(rng, book, favourite, catalog, keep=taste == 0)
     _coupons(rng, book, first=purchases.seq == 0, repeat=purchases.seq > 0)
     return book
 
@@ -83,7 +84,7 @@ def _orders(customer, at_s, seq, kind, channel) -> Frame:
     return Frame(customer=np.asarray(customer, dtype=np.int64), at_s=np.asarray(at_s, np.int64),
                  seq=np.broadcast_to(np.asarray(seq, np.int64), (n,)).copy(),
                  kind=np.full(n, kind, dtype=np.int8), channel=np.asarray(channel, np.int8),
-                 protected=np.zeros(n, dtype=bool))
+                 protected=np.zeros(n, dtype=bool), tier_factor=np.ones(n))
 
 
 def _channels(rng, preferred: np.ndarray) -> np.ndarray:
@@ -92,9 +93,38 @@ def _channels(rng, preferred: np.ndarray) -> np.ndarray:
     return np.where(rng.random(n) < 0.8, preferred, other).astype(np.int8)
 
 
+CHEAPER, NEUTRAL, DEARER = -1, 0, 1
+
+
+def _price_taste(rng, n_customers: int, customer: np.ndarray, seq: np.ndarray):
+    """(taste per order, survival factor per order): most customers buy whatever; some trade up
+    over time (cheap first order, dearer later) and some trade down (the reverse). Trading down
+    is a sign of leaving (the shop has nothing at their next level): it lowers the next
+    purchase; trading up raises it."""
+    kind = rng.choice(3, n_customers, p=ref.PRICE_TASTE_SHARES)[customer]  # neutral, up, down
+    first = seq == 0
+    taste = np.select([kind == 1, kind == 2],
+                      [np.where(first, CHEAPER, DEARER), np.where(first, DEARER, CHEAPER)], NEUTRAL)
+    factor = np.select([(kind == 1) & ~first, (kind == 2) & ~first],
+                       [ref.TRADE_UP_FACTOR, ref.TRADE_DOWN_FACTOR], 1.0)
+    return taste.astype(np.int8), factor
+
+
+def _by_taste(rng, catalog: Catalog, category, at_s, taste, product) -> np.ndarray:
+    """The cheapest (or dearest) of three products on sale of the category, for a taste."""
+    others = [catalog.pick(category, at_s, rng.random(len(category))) for _ in range(2)]
+    candidates = np.stack([product, *others])
+    prices = catalog.price_cents[candidates]
+    columns = np.arange(len(product))
+    cheap = candidates[prices.argmin(axis=0), columns]
+    dear = candidates[prices.argmax(axis=0), columns]
+    return np.select([taste == CHEAPER, taste == DEARER], [cheap, dear], product)
+
+
 def _lines(rng, catalog: Catalog, at_s: np.ndarray, favourite: np.ndarray,
-           max_lines: int = ref.MAX_LINES) -> Frame:
-    """Order lines: the first mostly from the favourite category, others by popularity.
+           max_lines: int = ref.MAX_LINES, taste: np.ndarray | None = None) -> Frame:
+    """Order lines: the first mostly from the favourite category, others by popularity; a
+    customer with a price taste takes the cheapest or dearest of a few products.
 
     A product appears at most once per order (duplicates of a draw are dropped).
     """
@@ -108,6 +138,8 @@ def _lines(rng, catalog: Catalog, at_s: np.ndarray, favourite: np.ndarray,
     use_fav = (line == 0) & (fav >= 0) & (rng.random(len(order)) < ref.FAVOURITE_LINE_SHARE)
     category = np.where(use_fav, fav, category)
     product = catalog.pick(category, at_s[order], rng.random(len(order)))
+    if taste is not None:
+        product = _by_taste(rng, catalog, category, at_s[order], taste[order], product)
 
     quantity = rng.choice(ref.QUANTITY_CHOICES, size=len(order), p=ref.QUANTITY_WEIGHTS)
     single_unit = np.isin(catalog.category[product],
@@ -127,7 +159,8 @@ def _unique_products(items: Frame) -> Frame:
     return items.take(~repeated)
 
 
-def _rebuy_favourite_product(rng, book: OrderBook, favourite: np.ndarray, catalog: Catalog):
+def _rebuy_favourite_product(rng, book: OrderBook, favourite: np.ndarray, catalog: Catalog,
+                             keep: np.ndarray):
     """Consumable buyers mostly re-buy the product they started with (it has been on sale since).
 
     Orders are sorted by (customer, seq); the first line of each order is its first item row.
@@ -137,7 +170,7 @@ def _rebuy_favourite_product(rng, book: OrderBook, favourite: np.ndarray, catalo
     started_with = items["product"][first_item][starts_of(o["customer"])]
     cycle = np.asarray(ref.CYCLE_DAYS)[favourite]
     rebuy = ((o["seq"] > 0) & (cycle > 0) & (catalog.category[started_with] == favourite)
-             & (rng.random(book.n) < ref.FAVOURITE_PRODUCT_SHARE))
+             & (rng.random(book.n) < ref.FAVOURITE_PRODUCT_SHARE) & keep)
     rows = first_item[rebuy]
     items["product"][rows] = started_with[rebuy]
     items["unit_cents"][rows] = catalog.price_cents[started_with[rebuy]]

@@ -213,3 +213,8 @@ PROMISE_MISSING_SHARE = 0.04  # orders whose export carries no promised date (ma
 
 # --- unfinished checkouts -----------------------------------------------------------------------
 CHECKOUT_AFTER_ABANDONED_CART = 0.35  # an abandoned cart that reaches the checkout and stops there
+
+# --- price tiers: customers who trade up or down over time --------------------------------------
+PRICE_TASTE_SHARES = (0.70, 0.15, 0.15)  # buy whatever, trade up, trade down
+TRADE_UP_FACTOR = 1.4
+TRADE_DOWN_FACTOR = 0.55

@@ -101,3 +101,33 @@ def repurchase_curves_png(con: duckdb.DuckDBPyConnection) -> bytes | None:
     axes.legend(fontsize="small", ncol=2)
     axes.grid(alpha=0.3)
     return _png(figure)
+
+
+def delivery_repurchase_png(con: duckdb.DuckDBPyConnection) -> bytes | None:
+    """Repurchase rate within each window by the delivery bucket of the first order."""
+    rates = con.execute("""
+        select delivery_bucket, bucket_order, window_days, matured_customers, repurchase_rate
+        from marts.delivery_experience
+        where matured_customers > 0
+        order by bucket_order, window_days
+    """).df()
+    if rates.empty:
+        return None
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(8, 5))
+    windows = sorted(rates["window_days"].unique())
+    buckets = rates.drop_duplicates("bucket_order")["delivery_bucket"].tolist()
+    width = 0.8 / max(len(windows), 1)
+    for i, window in enumerate(windows):
+        part = rates[rates["window_days"] == window].set_index("delivery_bucket")
+        heights = [part["repurchase_rate"].get(b, float("nan")) for b in buckets]
+        axes.bar([x + i * width for x in range(len(buckets))], heights, width,
+                 label=f"within {window} days")
+    axes.set_xticks([x + width * (len(windows) - 1) / 2 for x in range(len(buckets))], buckets)
+    axes.set_xlabel("delivery of the first order against the promised day")
+    axes.set_ylabel("share of matured customers who bought again")
+    axes.yaxis.set_major_formatter(lambda value, _: f"{value:.0%}")
+    axes.set_title("Repurchase by first delivery")
+    axes.legend(fontsize="small")
+    axes.grid(alpha=0.3, axis="y")
+    return _png(figure)

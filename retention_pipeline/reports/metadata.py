@@ -19,6 +19,8 @@ REPORTED_MARTS = (
     "category_transitions",
     "product_quality",
     "aftersales_retention",
+    "delivery_experience",
+    "price_tier_migration",
 )
 RETENTION_MARTS = ("cohort_retention", "repurchase_by_cohort", "repurchase_by_period")
 
@@ -109,9 +111,42 @@ def _aftersales_retention(con) -> dict[str, dg.MetadataValue]:
     return {"repurchase_by_first_response": dg.MetadataValue.md("\n".join(table))}
 
 
+def _delivery_experience(con) -> dict[str, dg.MetadataValue]:
+    png = charts.delivery_repurchase_png(con)
+    return {"repurchase_by_delivery": _image(png, "repurchase by first delivery")}
+
+
+def _price_tier_migration(con) -> dict[str, dg.MetadataValue]:
+    rows = con.execute("""
+        select direction, sum(customers), sum(repurchased_customers_90d)
+        from marts.price_tier_migration group by direction order by direction desc
+    """).fetchall()
+    table = ["| direction | customers | repurchase 90 d after |", "|---|---:|---:|"]
+    table += [f"| {direction} | {int(n):,} | {'–' if not n else f'{again / n:.1%}'} |"
+              for direction, n, again in rows]
+    return {"trading_up_and_down": dg.MetadataValue.md("\n".join(table))}
+
+
+MAX_MOVES = 30  # the largest moves of the month; the mart holds them all
+
+
+def segment_movement_markdown(moves: list[tuple]) -> str:
+    """The latest month's moves between RFM segments (from latest_movement) as a table."""
+    if not moves:
+        return "*no month with snapshots at its end and at the previous month end yet*"
+    total = sum(n for *_, n in moves)
+    lines = [f"Moves of {moves[0][0]:%Y-%m} ({total:,} customers)", "",
+             "| from segment | to segment | customers | share |", "|---|---|---:|---:|"]
+    lines += [f"| {origin} | {target}{'' if origin != target else ' (stayed)'} | {n:,} | "
+              f"{n / total:.1%} |" for _, origin, target, n in moves[:MAX_MOVES]]
+    return "\n".join(lines)
+
+
 _EXTRAS: dict[str, Callable[[duckdb.DuckDBPyConnection], dict[str, dg.MetadataValue]]] = {
     "cohort_retention": _cohort_retention,
     "repurchase_by_cohort": _repurchase_by_cohort,
     "dim_customers": _dim_customers,
     "aftersales_retention": _aftersales_retention,
+    "delivery_experience": _delivery_experience,
+    "price_tier_migration": _price_tier_migration,
 }

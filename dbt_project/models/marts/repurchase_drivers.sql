@@ -11,6 +11,14 @@
     ('first_order_had_return_or_complaint',
         "case when first_order_had_return_or_complaint then 'yes' else 'no' end", 'events'),
     ('first_response_bucket', 'first_response_bucket', 'events'),
+    ('gender', "coalesce(nullif(trim(gender), ''), 'unknown')", none),
+    ('age_band', "case
+        when age_at_first is null then 'unknown'
+        when age_at_first < 25 then '< 25'
+        when age_at_first < 35 then '25–34'
+        when age_at_first < 45 then '35–44'
+        when age_at_first < 55 then '45–54'
+        else '55+' end", none),
 ] %}
 
 with customers as (
@@ -24,10 +32,21 @@ with customers as (
         d.acquisition_channel,
         d.country,
         a.first_order_had_return_or_complaint,
-        a.first_response_bucket
+        a.first_response_bucket,
+        p.gender,
+        -- whole years of age on the first occasion: the year difference, less one when the
+        -- birthday is still to come in that year (a 29 February birthday counts from 1 March)
+        extract(year from c.first_occasion_date) - extract(year from p.birthday)
+            - case
+                when extract(month from c.first_occasion_date) * 100
+                    + extract(day from c.first_occasion_date)
+                    < extract(month from p.birthday) * 100 + extract(day from p.birthday)
+                then 1 else 0
+            end as age_at_first
     from {{ ref('int_customer_purchases') }} as c
     inner join {{ ref('dim_customers') }} as d on d.customer_id = c.customer_id
     inner join {{ ref('int_customer_aftersales') }} as a on a.customer_id = c.customer_id
+    left join {{ ref('stg_shop__customers') }} as p on p.customer_id = c.customer_id
 ),
 
 has_items as (
