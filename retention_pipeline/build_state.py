@@ -81,11 +81,13 @@ def settings_key(dbt_vars: dict, project_dir: Path) -> str:
     """Settings that change every model's content, plus the dbt code: any change rebuilds."""
     digest = hashlib.sha256(json.dumps(
         {k: v for k, v in sorted(dbt_vars.items()) if k != "as_of"}, default=str).encode())
+    paths = [project_dir / "dbt_project.yml"]
     for folder in ("models", "macros", "seeds"):
-        for path in sorted((project_dir / folder).rglob("*")):
-            if path.is_file():
-                digest.update(path.relative_to(project_dir).as_posix().encode())
-                digest.update(path.read_bytes())
+        paths += sorted((project_dir / folder).rglob("*"))
+    for path in paths:
+        if path.is_file():
+            digest.update(path.relative_to(project_dir).as_posix().encode())
+            digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
