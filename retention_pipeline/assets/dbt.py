@@ -132,7 +132,11 @@ def build_dbt_assets(settings: Settings, partitions: dg.PartitionsDefinition, pr
             # Never leave a dbt process holding the warehouse's write lock after a failure or
             # an interrupt (dagster-dbt forwards SIGINT to dbt; this makes sure it is gone).
             _end_process(invocation.process)
-            finish_dbt_build(settings, context.run_id, status)
+            try:
+                finish_dbt_build(settings, context.run_id, status)
+            except Exception as exc:  # noqa: BLE001 - never hide why the build itself failed
+                # Left 'started': the next build will not start from this one, which is safe.
+                context.log.warning(f"could not record the dbt build's end: {exc}")
 
     return dbt_models
 
