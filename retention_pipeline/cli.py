@@ -105,7 +105,9 @@ def _progress(line: str) -> None:
 @_settings_options
 @click.option("--verbose", is_flag=True, default=None,
               help="Also print dbt's own log lines (default: one line per step).")
-def run(config, **flags) -> None:
+@click.option("--full-refresh", "full_refresh", is_flag=True, default=False,
+              help="Rebuild every dbt model from raw (default: incremental when possible).")
+def run(config, full_refresh: bool, **flags) -> None:
     """Materialize every asset for one day through Dagster, then print a summary.
 
     Exit codes: 0 success, 1 a step or a blocking check failed, 2 invalid settings,
@@ -123,7 +125,7 @@ def run(config, **flags) -> None:
     started = time.perf_counter()
     with StopWatcher(_progress) as stop:
         try:
-            outcome = _guarded(run_pipeline, settings, _progress)
+            outcome = _guarded(run_pipeline, settings, _progress, full_refresh)
         except KeyboardInterrupt:
             outcome = None
         if stop.stopped or outcome is None:

@@ -144,8 +144,11 @@ def ensure_sample_landing(settings: Settings, as_of) -> Path:
     return landing
 
 
-def run_pipeline(settings: Settings, echo: Callable[[str], None] | None = None) -> RunOutcome:
+def run_pipeline(settings: Settings, echo: Callable[[str], None] | None = None,
+                 full_refresh: bool = False) -> RunOutcome:
     """Materialize every asset for the as-of date in one Dagster run, on the persistent instance.
+
+    dbt builds incrementally when it can; `full_refresh` rebuilds every model (build_state.py).
 
     The run holds the warehouse's writer lock throughout (a second run waits, saying for whom),
     first marks runs whose process died as failed and frees their pool slots, and with `echo`
@@ -195,7 +198,10 @@ def run_pipeline(settings: Settings, echo: Callable[[str], None] | None = None) 
                     raise_on_error=False,
                     run_id=run_id,
                     tags=tags,
-                    run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+                    run_config={
+                        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+                        **dbt_run_config(full_refresh),
+                    },
                 )
             finally:
                 if progress is not None:
@@ -204,6 +210,11 @@ def run_pipeline(settings: Settings, echo: Callable[[str], None] | None = None) 
         finally:
             lock.release()
     return _outcome(result, as_of.isoformat())
+
+
+def dbt_run_config(full_refresh: bool) -> dict:
+    """The run config of the dbt step (the launchpad shows the same field)."""
+    return {"ops": {"dbt_models": {"config": {"full_refresh": full_refresh}}}}
 
 
 def _settle(instance: dg.DagsterInstance, run_id: str) -> None:

@@ -92,3 +92,17 @@ def test_partitions_extend_back_to_an_early_as_of():
         current_time=dt.datetime(1997, 1, 3, tzinfo=ZoneInfo("UTC"))
     )
     assert keys[0] == "1997-01-01"
+
+
+def test_the_launchpad_offers_a_full_refresh_of_the_dbt_step(defs):
+    """`full_refresh` is run config of the dbt step (default off), the field `retention run
+    --full-refresh` sets."""
+    from retention_pipeline.runner import dbt_run_config
+
+    job = defs.resolve_job_def(DAILY_JOB)
+    fields = job.run_config_schema.config_type.fields["ops"].config_type.fields
+    dbt_config = fields["dbt_models"].config_type.fields["config"].config_type.fields
+    assert dbt_config["full_refresh"].default_value is False
+    for flag in (True, False):
+        result = dg.validate_run_config(job, dbt_run_config(flag))
+        assert result["ops"]["dbt_models"]["config"]["full_refresh"] is flag

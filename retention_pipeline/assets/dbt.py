@@ -1,10 +1,13 @@
 """dbt models as Dagster assets (dagster-dbt): staging -> intermediate -> marts.
 
 dbt tests surface as asset checks. The as-of date (the partition key) and the other settings dbt
-needs reach the models as `--vars`.
+needs reach the models as `--vars`. Builds are incremental when they can be (build_state.py);
+`full_refresh: true` in the dbt step's run config (launchpad) or `retention run --full-refresh`
+rebuilds every model.
 """
 
 
+import dataclasses
 import fcntl
 import json
 import os
@@ -71,6 +74,37 @@ class RetentionDbtTranslator(DagsterDbtTranslator):
         return fqn[1] if len(fqn) > 2 else "dbt"
 
 
+class DbtBuildConfig(dg.Config):
+    """Run config of the dbt step, visible in the launchpad."""
+
+    full_refresh: bool = False
+
+
+def plan_dbt_build(settings: Settings, as_of, full_refresh: bool, build_id: str):
+    """Decide full or incremental for this build and record its start (build_state.py)."""
+    from retention_pipeline.build_state import plan_build, record_start, settings_key
+    from retention_pipeline.warehouse import connect
+
+    key = settings_key(settings.dbt_vars(as_of), DBT_PROJECT_DIR)
+    # dbt-spark's delete+insert needs Delta tables and the local lake writes Parquet: on Spark
+    # every build is a full refresh (docs/operations.md#incremental-runs).
+    on_spark = settings.dbt_target == "spark"
+    with connect(settings.warehouse, settings=settings) as con:
+        plan = plan_build(con, build_id, as_of, key, full_refresh or on_spark)
+        if on_spark and not full_refresh:
+            plan = dataclasses.replace(plan, reason="dbt_target spark builds in full")
+        record_start(con, plan)
+    return plan
+
+
+def finish_dbt_build(settings: Settings, build_id: str, status: str) -> None:
+    from retention_pipeline.build_state import record_end
+    from retention_pipeline.warehouse import connect
+
+    with connect(settings.warehouse, settings=settings) as con:
+        record_end(con, build_id, status)
+
+
 def build_dbt_assets(settings: Settings, partitions: dg.PartitionsDefinition, project: DbtProject):
     translator = RetentionDbtTranslator(
         settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
@@ -83,7 +117,8 @@ def build_dbt_assets(settings: Settings, partitions: dg.PartitionsDefinition, pr
         name="dbt_models",
         **daily_asset_options(partitions),
     )
-    def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
+                   config: DbtBuildConfig):
         as_of = as_of_from_partition(context.partition_key)
         # profiles.yml reads the warehouse path from the environment.
         os.environ["RETENTION_WAREHOUSE"] = str(settings.warehouse.resolve())
@@ -92,17 +127,27 @@ def build_dbt_assets(settings: Settings, partitions: dg.PartitionsDefinition, pr
         loaded = load_raw_into_target(settings)
         if loaded:
             context.log.info(f"raw rows loaded into dbt target {settings.dbt_target}: {loaded}")
-        dbt_vars = json.dumps(settings.dbt_vars(as_of))
-        invocation = dbt.cli(["build", "--vars", dbt_vars], context=context)
+        plan = plan_dbt_build(settings, as_of, config.full_refresh, context.run_id)
+        context.log.info(f"dbt build for {as_of}: {plan.mode} ({plan.reason})")
+        dbt_vars = json.dumps({**settings.dbt_vars(as_of), **plan.dbt_vars()})
+        invocation = dbt.cli(["build", "--vars", dbt_vars, *plan.dbt_args()], context=context)
         events = invocation.stream()
         if context.run.tags.get(QUIET_DBT_TAG) == "true":
             events = _without_dbt_stdout(events)
+        status = "failed"
         try:
             yield from _with_mart_reports(context, events, settings)
+            # A subset leaves the other models where they were: it cannot be a starting point.
+            status = "partial" if context.is_subset else "succeeded"
         finally:
             # Never leave a dbt process holding the warehouse's write lock after a failure or
             # an interrupt (dagster-dbt forwards SIGINT to dbt; this makes sure it is gone).
             _end_process(invocation.process)
+            try:
+                finish_dbt_build(settings, context.run_id, status)
+            except Exception as exc:  # noqa: BLE001 - never hide why the build itself failed
+                # Left 'started': the next build will not start from this one, which is safe.
+                context.log.warning(f"could not record the dbt build's end: {exc}")
 
     return dbt_models
 

@@ -1,8 +1,19 @@
+-- Incremental by customer_id: touched customers are recomputed from all their visible
+-- versions (macros/incremental.sql).
+{{ config(
+    materialized=staging_materialization(),
+    unique_key='customer_id',
+    incremental_strategy='delete+insert',
+    pre_hook="{{ delete_touched(source('raw', 'customers'), 'customer_id', ['updated_at', 'created_at']) }}",
+) }}
+
 with ranked as (
     select
         *,
         {{ version_rank('customer_id', 'coalesce(updated_at, created_at)') }} as version_rank
     from {{ source('raw', 'customers') }}
+    where {{ visible_batch(source('raw', 'customers')) }}
+    {{- only_touched(source('raw', 'customers'), 'customer_id', ['updated_at', 'created_at']) }}
 )
 
 select

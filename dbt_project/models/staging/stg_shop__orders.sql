@@ -1,8 +1,19 @@
+-- Incremental by order_id: an incremental build recomputes the orders touched since the last
+-- build from all their visible versions (macros/incremental.sql).
+{{ config(
+    materialized=staging_materialization(),
+    unique_key='order_id',
+    incremental_strategy='delete+insert',
+    pre_hook="{{ delete_touched(source('raw', 'orders'), 'order_id', ['updated_at', 'ordered_at']) }}",
+) }}
+
 with ranked as (
     select
         *,
         {{ version_rank('order_id', 'coalesce(updated_at, ordered_at)') }} as version_rank
     from {{ source('raw', 'orders') }}
+    where {{ visible_batch(source('raw', 'orders')) }}
+    {{- only_touched(source('raw', 'orders'), 'order_id', ['updated_at', 'ordered_at']) }}
 ),
 
 -- The shop's own statuses -> the contract's (seed order_status_map, editable). One row per

@@ -1,0 +1,86 @@
+{#- Incremental staging (docs/operations.md#incremental-runs).
+
+    The Python dbt asset decides per run whether dbt builds incrementally; when it does, it passes
+    `incremental_since_as_of` (the as-of date of the last successful build) and
+    `incremental_since_ingested` (the newest `_ingested_at` raw held when that build started).
+    A key is *touched* when one of its raw rows may change what staging holds for it between that
+    build and this one:
+    - the row was ingested after the last build (a new file, or a re-run of a day);
+    - the row's batch became visible (`_batch_date` after the last build's as-of date);
+    - one of its timestamps crossed the as-of boundary (e.g. an `updated_at` or `ordered_at` in
+      the new day, already loaded but ignored by the earlier as-of date).
+    Without those vars (dbt run by hand on an existing table) every key counts as touched:
+    slower, never wrong. -#}
+
+{#- Raw rows a run for the as-of date may use: batches loaded on or before the as-of date, so a
+    backfill of an old day sees what that day saw. The first batch a table ever got is history
+    (a shop's whole past loaded at once) and is visible to every as-of date; its rows are then
+    cut by their own timestamps (current_version.sql). -#}
+{% macro visible_batch(relation) -%}
+    (_batch_date <= {{ as_of_date() }}
+     or _batch_date = (select min(_batch_date) from {{ relation }}))
+{%- endmacro %}
+
+{% macro incremental_vars_set() -%}
+    {{- return(var("incremental_since_as_of", none) is not none
+               and var("incremental_since_ingested", none) is not none) -}}
+{%- endmacro %}
+
+{#- The first instant after the last successful build's as-of day (naive UTC). -#}
+{% macro since_as_of_end_utc() -%}
+    {%- set next_day = modules.datetime.date.fromisoformat(var("incremental_since_as_of")) + modules.datetime.timedelta(days=1) -%}
+    {{ local_to_utc("timestamp '" ~ next_day.isoformat() ~ " 00:00:00'") }}
+{%- endmacro %}
+
+{#- True for a raw row that touches its key since the last build (see above). -#}
+{% macro touched_row(timestamps) -%}
+    {%- if incremental_vars_set() -%}
+    (_ingested_at > cast('{{ var("incremental_since_ingested") }}' as timestamp)
+     or _batch_date > cast('{{ var("incremental_since_as_of") }}' as date)
+     {%- for column in timestamps %}
+     or {{ column }} >= {{ since_as_of_end_utc() }}
+     {%- endfor %})
+    {%- else -%}
+    (1 = 1)
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The keys of `relation` touched since the last build, among the rows this run may use. -#}
+{% macro touched_keys(relation, key, timestamps=[]) -%}
+    select distinct {{ key }} from {{ relation }}
+    where {{ visible_batch(relation) }} and {{ touched_row(timestamps) }}
+{%- endmacro %}
+
+{#- `and <key> in (touched keys)` in an incremental build, nothing in a full one. -#}
+{% macro only_touched(relation, key, timestamps=[]) -%}
+    {%- if is_incremental() %}
+    and {{ key }} in ({{ touched_keys(relation, key, timestamps) }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Pre-hook: the rows of touched keys leave the table first, so a key whose current version no
+    longer qualifies (its new version is filtered out) does not keep its old row. -#}
+{% macro delete_touched(relation, key, timestamps=[]) -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }} where {{ key }} in ({{ touched_keys(relation, key, timestamps) }})
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Test scope: in an incremental build a test on a huge table checks the touched keys only (the
+    rest was checked by the build that wrote it). -#}
+{% macro touched_test_scope(relation, key, timestamps=[]) -%}
+    {%- if incremental_vars_set() -%}
+    {{ key }} in ({{ touched_keys(relation, key, timestamps) }})
+    {%- else -%}
+    1 = 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The large staging models are incremental, except on Spark: dbt-spark's delete+insert needs
+    Delta tables and the local lake writes Parquet, so there they are tables and every build is
+    a full one (assets/dbt.py plans it so). -#}
+{% macro staging_materialization() -%}
+    {{- return('table' if target.type == 'spark' else 'incremental') -}}
+{%- endmacro %}
