@@ -510,3 +510,24 @@ def test_last_days_as_drops_and_the_rest_as_history(tmp_path):
         assert con.execute(f"select count(*) from read_csv('{pattern}', all_varchar = true)"
                            ).fetchall() == con.execute(
             f"select count(*) from read_csv('{ext}', all_varchar = true)").fetchall(), entity
+
+
+def test_cli_generates_drops_at_the_asked_mean(tmp_path):
+    from click.testing import CliRunner
+
+    from retention_pipeline.cli import main
+
+    out = tmp_path / "shop"
+    result = CliRunner().invoke(main, [
+        "generate", "--customers", "1500", "--out", str(out), "--format", "parquet",
+        "--end", END.isoformat(), "--history-days", "120", "--days", "2",
+        "--orders-per-customer", "4", "--chunk-customers", "700"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (out / "orders").iterdir()) == [
+        f"{END - dt.timedelta(days=2)}-history.parquet", f"{YESTERDAY}.parquet", f"{END}.parquet"]
+    con = duckdb.connect()
+    orders, customers = con.execute(f"""select count(distinct order_id),
+            (select count(*) from '{out}/customers.parquet')
+        from '{out}/orders/*.parquet'""").fetchall()[0]
+    assert customers == 1500 and 3.4 < orders / customers < 4.6
+    assert "customers           1,500 rows" in result.output
