@@ -104,13 +104,15 @@ def link_day(source: Path, landing: Path, day: dt.date) -> dict[str, int]:
 # --- measuring a process tree ----------------------------------------------------------------
 
 
-LIMIT = {"max_rss_mb": 9000}  # a shared machine: a run whose tree grows beyond it is stopped
+# A shared machine: a run whose tree grows beyond max_rss_mb, or lasts beyond timeout_s, is stopped.
+LIMIT = {"max_rss_mb": 9000, "timeout_s": None}
 
 
 def measure(command: list[str], log: Path, env: dict | None = None) -> dict:
     """Runs `command` (output to `log`); wall seconds, exit code and the peak RSS of its tree.
-    A tree beyond LIMIT["max_rss_mb"] is stopped (SIGTERM to its process group, SIGKILL 15 s later)."""
-    peak, stopped = [0], [False]
+    A tree beyond LIMIT["max_rss_mb"] or LIMIT["timeout_s"] is stopped (SIGTERM to its process
+    group, SIGKILL 15 s later)."""
+    peak, stopped = [0], [None]
     started = time.perf_counter()
     with open(log, "w") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
@@ -121,12 +123,17 @@ def measure(command: list[str], log: Path, env: dict | None = None) -> dict:
         def sample() -> None:
             while not stop.is_set():
                 peak[0] = max(peak[0], tree_rss_kb(process.pid))
-                if peak[0] > LIMIT["max_rss_mb"] * 1024 and not stopped[0]:
-                    stopped[0] = True
-                    print(f"  process tree above {LIMIT['max_rss_mb']} MB: stopping it",
-                          flush=True)
-                    os.killpg(process.pid, signal.SIGTERM)
-                    threading.Timer(15, _kill_group, (process.pid,)).start()
+                timeout = LIMIT["timeout_s"]
+                if stopped[0] is None and peak[0] > LIMIT["max_rss_mb"] * 1024:
+                    stopped[0] = f"process tree above {LIMIT['max_rss_mb']} MB"
+                elif stopped[0] is None and timeout and time.perf_counter() - started > timeout:
+                    stopped[0] = f"running for more than {timeout} s"
+                else:
+                    stop.wait(0.5)
+                    continue
+                print(f"  {stopped[0]}: stopping it", flush=True)
+                _kill_group(process.pid, signal.SIGTERM)
+                threading.Timer(15, _kill_group, (process.pid,)).start()
                 stop.wait(0.5)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -135,12 +142,12 @@ def measure(command: list[str], log: Path, env: dict | None = None) -> dict:
         stop.set()
         sampler.join()
     return {"seconds": round(time.perf_counter() - started, 1), "exit_code": code,
-            "peak_rss_mb": round(peak[0] / 1024), "stopped_over_max_rss": stopped[0]}
+            "peak_rss_mb": round(peak[0] / 1024), "stopped": stopped[0]}
 
 
-def _kill_group(pgid: int) -> None:
+def _kill_group(pgid: int, signum: int = signal.SIGKILL) -> None:
     try:
-        os.killpg(pgid, signal.SIGKILL)
+        os.killpg(pgid, signum)
     except ProcessLookupError:
         pass
 
@@ -295,10 +302,12 @@ def main() -> None:
                         help="Cache of generated shops and the runs' files (default data/bench).")
     parser.add_argument("--max-rss-mb", type=int, default=LIMIT["max_rss_mb"],
                         help="Stop a run whose process tree grows beyond this (default 9000).")
+    parser.add_argument("--timeout-s", type=int, default=None,
+                        help="Stop a run lasting longer (its finished steps are still reported).")
     parser.add_argument("--days", type=int, default=DROP_DAYS, choices=range(DROP_DAYS + 1),
                         help="Daily drops to run after the full history.")
     args = parser.parse_args()
-    LIMIT["max_rss_mb"] = args.max_rss_mb
+    LIMIT["max_rss_mb"], LIMIT["timeout_s"] = args.max_rss_mb, args.timeout_s
 
     args.workdir.mkdir(parents=True, exist_ok=True)
     source, rows = shop(args.workdir, args.customers, args.orders_per_customer, args.seed)
@@ -310,7 +319,7 @@ def main() -> None:
 
     runs, drops = {}, {}
     runs["full"] = pipeline_run(work, landing, END - dt.timedelta(days=DROP_DAYS), "full")
-    for day in drop_days()[: 0 if runs["full"]["stopped_over_max_rss"] else args.days]:
+    for day in drop_days()[: 0 if runs["full"]["stopped"] else args.days]:
         drops[day.isoformat()] = link_day(source, landing, day)
         runs[f"day {day}"] = pipeline_run(work, landing, day, f"day-{day}")
 
