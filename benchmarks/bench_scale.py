@@ -235,6 +235,7 @@ def cohort_duckdb(files: list[Path]) -> tuple[float, list]:
 
     started = time.perf_counter()
     with connect(":memory:") as con:
+        con.execute("SET enable_progress_bar = false")
         listed = "[" + ", ".join(f"'{p}'" for p in files) + "]"
         rows = con.execute(COHORT_SQL.format(files=listed)).fetchall()
     return time.perf_counter() - started, [(r[0].date(), int(r[1]), int(r[2])) for r in rows]
@@ -253,12 +254,14 @@ def cohort_pandas(files: list[Path]) -> tuple[float, list]:
     refunded = o.refunded_amount.astype(float).fillna(0)
     o = o[o.customer_id.notna() & ~o.status.fillna("completed").isin(["cancelled", "test"])
           & ~((total > 0) & (refunded >= total))]
-    month = o.ordered_at.dt.tz_convert("UTC").dt.tz_localize(None).dt.to_period("M")
-    months = pd.DataFrame({"customer_id": o.customer_id, "month": month}).drop_duplicates()
+    ordered = o.ordered_at.dt.tz_convert("UTC")
+    months = pd.DataFrame({"customer_id": o.customer_id,
+                           "month": ordered.dt.year * 12 + ordered.dt.month - 1}).drop_duplicates()
     months["cohort"] = months.groupby("customer_id").month.transform("min")
-    months["months_since"] = (months.month - months.cohort).map(lambda d: d.n)
-    table = (months.groupby(["cohort", "months_since"]).customer_id.nunique().reset_index())
-    rows = [(c.start_time.date(), int(k), int(n)) for c, k, n in table.itertuples(index=False)]
+    months["months_since"] = months.month - months.cohort
+    table = months.groupby(["cohort", "months_since"]).customer_id.nunique().reset_index()
+    rows = [(dt.date(c // 12, c % 12 + 1, 1), int(k), int(n))
+            for c, k, n in table.itertuples(index=False)]
     return time.perf_counter() - started, sorted(rows)
 
 
