@@ -278,17 +278,18 @@ def print_table(results: dict) -> None:
         if name != "full":
             print(f"{name}: {100 * run['seconds'] / full:.0f} % of the full run")
     names = list(runs)
+    header = "".join(f"{n.removeprefix('day '):>12}" for n in names)
     steps = sorted({s for run in runs.values() for s in run["steps"]},
                    key=lambda s: -runs["full"]["steps"].get(s, 0))
-    print("\nstep (s)" + "".join(f"{n:>12}" for n in names))
+    print(f"\n{'step (s)':<44}{header}")
     for step in steps:
-        print(f"{step[:40]:<40}" + "".join(f"{runs[n]['steps'].get(step, ''):>12}" for n in names))
+        print(f"{step[:43]:<44}" + "".join(f"{runs[n]['steps'].get(step, ''):>12}" for n in names))
     nodes = sorted(runs["full"]["dbt_nodes"].items(), key=lambda kv: -kv[1])[:20]
-    print("\nslowest dbt nodes (s)" + "".join(f"{n:>12}" for n in names))
+    print(f"\n{'slowest dbt nodes (s)':<44}{header}")
     for node, _ in nodes:
-        label = node.split(".", 1)[0][0] + ":" + node.rsplit(".", 1)[-1] if node.startswith(
-            "test.") else node.rsplit(".", 1)[-1]
-        print(f"{label[:40]:<40}" + "".join(
+        kind, _project, name = node.split(".")[:3]
+        label = f"test {name}" if kind == "test" else name
+        print(f"{label[:43]:<44}" + "".join(
             f"{runs[n]['dbt_nodes'].get(node, ''):>12}" for n in names))
     b = results["baselines"]
     print(f"\nmonthly cohorts on {b['orders']:,} order rows: DuckDB by hand {b['duckdb_s']:.1f} s, "
@@ -309,7 +310,12 @@ def main() -> None:
                         help="Stop a run lasting longer (its finished steps are still reported).")
     parser.add_argument("--days", type=int, default=DROP_DAYS, choices=range(DROP_DAYS + 1),
                         help="Daily drops to run after the full history.")
+    parser.add_argument("--print", dest="print_only", type=Path, metavar="RESULTS_JSON",
+                        help="Only print the table of an earlier results.json.")
     args = parser.parse_args()
+    if args.print_only:
+        print_table(json.loads(args.print_only.read_text()))
+        return
     LIMIT["max_rss_mb"], LIMIT["timeout_s"] = args.max_rss_mb, args.timeout_s
 
     args.workdir.mkdir(parents=True, exist_ok=True)
