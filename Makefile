@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 ARGS   ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test ui install install-dev chromium java bench lint clean
+.PHONY: run test ui install install-dev chromium java bench bench-scale lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,7 +54,13 @@ ui: $(VENV)/.installed
 	$(BIN)/retention ui $(ARGS)
 
 bench: $(VENV)/.installed-dev
-	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	for b in $(filter-out benchmarks/bench_scale.py,$(wildcard benchmarks/bench_*.py)); do \
+	  echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+## bench-scale: full history and three daily runs at 1 M customers / 10 M orders / 100 M events
+## (ARGS='--customers 100000' for a tenth); the generated shop is cached in data/bench
+bench-scale: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/bench_scale.py $(ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check retention_pipeline tests

@@ -37,13 +37,26 @@ def main() -> None:
 @click.option("--end", callback=_date, help="Last day of data, YYYY-MM-DD (default: today, UTC).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv",
               show_default=True)
-def generate(customers: int, out: Path, seed: int, end: dt.date | None, fmt: str) -> None:
+@click.option("--orders-per-customer", type=click.FloatRange(min=0, min_open=True),
+              help="Mean orders per customer to aim at (default: the shop's natural ~1.5).")
+@click.option("--days", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Write the last N days as daily drops (orders/2026-11-21.parquet ...), the "
+                   "days before as one history file per entity; 0: one file per entity.")
+@click.option("--history-days", type=click.IntRange(min=60), default=730, show_default=True,
+              help="Days of history up to --end.")
+@click.option("--chunk-customers", type=click.IntRange(min=1), default=None,
+              help="Customers generated and written together (bounds the memory; default 50000).")
+def generate(customers: int, out: Path, seed: int, end: dt.date | None, fmt: str,
+             orders_per_customer: float | None, days: int, history_days: int,
+             chunk_customers: int | None) -> None:
     """Write a realistic sample shop to a landing folder."""
-    from retention_pipeline.generator import generate_shop
+    from retention_pipeline.generator import CHUNK_CUSTOMERS, generate_shop
 
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
-    rows = generate_shop(out, customers=customers, seed=seed, end=end, fmt=fmt)
+    rows = generate_shop(out, customers=customers, seed=seed, end=end, fmt=fmt,
+                         history_days=history_days, orders_per_customer=orders_per_customer,
+                         days=days, chunk_customers=chunk_customers or CHUNK_CUSTOMERS)
     elapsed = time.perf_counter() - started
     for entity, count in rows.items():
         click.echo(f"{entity:<12} {count:>12,} rows")

@@ -415,6 +415,10 @@ def test_invalid_arguments(tmp_path):
         generate_shop(tmp_path, customers=10, fmt="xlsx")
     with pytest.raises(ValueError, match="history_days"):
         generate_shop(tmp_path, customers=10, history_days=5)
+    with pytest.raises(ValueError, match="days"):
+        generate_shop(tmp_path, customers=10, days=-1)
+    with pytest.raises(ValueError, match="orders_per_customer"):
+        generate_shop(tmp_path, customers=10, orders_per_customer=0)
 
 
 def test_tiny_shop_still_works(tmp_path):
@@ -474,3 +478,97 @@ def test_some_parcels_promised_for_yesterday_have_not_arrived(shop):
     due = pd.to_datetime(o.promised_delivery_date).dt.date == YESTERDAY
     missing = due & o.delivered_at.isna() & o.shipped_at.notna() & o.customer_id.notna()
     assert missing.sum() >= 2
+
+
+def test_chunked_shop_has_unique_ids_and_resolving_references(tmp_path):
+    rows = _generate(tmp_path / "chunked", 2500, seed=9, chunk_customers=1000)
+    shop = Shop(tmp_path / "chunked")
+    assert rows["customers"] == len(shop.customers) == 2500
+    for frame, key in ((shop.customers, "customer_id"), (shop.orders, "order_id"),
+                       (shop.events, "event_id"), (shop.items, "line_id")):
+        assert frame[key].is_unique, key
+    assert shop.customers.email.dropna().is_unique  # derived from the id: no chunk repeats one
+    assert list(shop.customers.customer_id) == [f"C{k:06d}" for k in range(1, 2501)]
+    ids = shop.orders.order_id.str[1:].astype(int)
+    assert sorted(ids) == list(range(1, len(ids) + 1))  # order ids continue across chunks
+    assert set(shop.items.order_id) == set(shop.orders.order_id)
+    assert set(shop.orders.customer_id.dropna()) <= set(shop.customers.customer_id)
+    assert set(shop.events.customer_id.dropna()) <= set(shop.customers.customer_id)
+    # Each chunk is a shop of its own: every chunk has its buyers and browsers.
+    chunk = (shop.orders.customer_id.dropna().str[1:].astype(int) - 1) // 1000
+    assert set(chunk) == {0, 1, 2}
+    # A shop of one chunk is the shop written in one piece.
+    _generate(tmp_path / "one", 800, seed=9)
+    _generate(tmp_path / "one_big_chunk", 800, seed=9, chunk_customers=5000)
+    assert _digest(tmp_path / "one") == _digest(tmp_path / "one_big_chunk")
+
+
+def test_orders_per_customer_reaches_its_mean(tmp_path):
+    rows = _generate(tmp_path, 3000, seed=4, fmt="parquet", orders_per_customer=8)
+    assert 7.2 < rows["orders"] / rows["customers"] < 8.8
+    orders = pq.read_table(tmp_path / "orders.parquet").to_pandas()
+    assert rows["orders"] == len(orders)
+    events = pq.read_table(tmp_path / "events.parquet", columns=["event_type"]).to_pandas()
+    assert (events.event_type == "checkout_started").sum() >= 0.9 * len(orders)
+
+
+def test_last_days_as_drops_and_the_rest_as_history(tmp_path):
+    whole, daily = tmp_path / "whole", tmp_path / "daily"
+    _generate(whole, 1200, seed=6, history_days=90, chunk_customers=500)
+    rows = _generate(daily, 1200, seed=6, history_days=90, days=3, chunk_customers=500)
+    history = (END - dt.timedelta(days=3)).isoformat()
+    drops = [(END - dt.timedelta(days=k)).isoformat() for k in (2, 1, 0)]
+    for entity in ("orders", "order_items", "events"):
+        assert sorted(p.name for p in (daily / entity).iterdir()) == [
+            f"{history}-history.csv", *(f"{d}.csv" for d in drops)], entity
+    con = duckdb.connect()
+    for entity, column in (("orders", "updated_at"), ("events", "occurred_at")):
+        by_file = con.execute(f"""select parse_filename(filename, true),
+                min(strftime({column} at time zone 'UTC', '%Y-%m-%d')),
+                max(strftime({column} at time zone 'UTC', '%Y-%m-%d'))
+            from read_csv('{daily / entity}/*.csv', filename = true,
+                          types = {{'{column}': 'TIMESTAMPTZ'}}) group by all order by 1""").fetchall()
+        assert by_file[0][0] == f"{history}-history" and by_file[0][2] <= history, entity
+        assert [(name, low, high) for name, low, high in by_file[1:]] == [
+            (d, d, d) for d in drops], entity
+    # The latest version of each order is the single-file row; re-sent ones have an older version.
+    latest = con.execute(f"""select order_id, status, updated_at, refunded_amount from (
+            select *, row_number() over (partition by order_id order by updated_at desc) rn
+            from read_csv('{daily}/orders/*.csv', all_varchar = true)) where rn = 1
+        order by order_id""").fetchall()
+    single = con.execute(f"""select order_id, status, updated_at, refunded_amount
+        from read_csv('{whole}/orders.csv', all_varchar = true) order by order_id""").fetchall()
+    assert latest == single
+    in_history = con.execute(f"""select count(*), count(distinct order_id)
+        from read_csv('{daily}/orders/{history}-history.csv', all_varchar = true)""").fetchall()
+    assert in_history[0][0] == in_history[0][1]  # one version per order in the history file
+    resent = con.execute(f"select count(*) - count(distinct order_id) from "
+                         f"read_csv('{daily}/orders/*.csv', all_varchar = true)").fetchall()[0][0]
+    assert resent > 0 and rows["orders"] == len(single) + resent
+    for entity in ("order_items", "events", "customers"):
+        pattern = f"{daily}/{entity}/*.csv" if entity != "customers" else f"{daily}/customers.csv"
+        ext = f"{whole}/{entity}.csv"
+        assert con.execute(f"select count(*) from read_csv('{pattern}', all_varchar = true)"
+                           ).fetchall() == con.execute(
+            f"select count(*) from read_csv('{ext}', all_varchar = true)").fetchall(), entity
+
+
+def test_cli_generates_drops_at_the_asked_mean(tmp_path):
+    from click.testing import CliRunner
+
+    from retention_pipeline.cli import main
+
+    out = tmp_path / "shop"
+    result = CliRunner().invoke(main, [
+        "generate", "--customers", "1500", "--out", str(out), "--format", "parquet",
+        "--end", END.isoformat(), "--history-days", "120", "--days", "2",
+        "--orders-per-customer", "4", "--chunk-customers", "700"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (out / "orders").iterdir()) == [
+        f"{END - dt.timedelta(days=2)}-history.parquet", f"{YESTERDAY}.parquet", f"{END}.parquet"]
+    con = duckdb.connect()
+    orders, customers = con.execute(f"""select count(distinct order_id),
+            (select count(*) from '{out}/customers.parquet')
+        from '{out}/orders/*.parquet'""").fetchall()[0]
+    assert customers == 1500 and 3.4 < orders / customers < 4.6
+    assert "customers           1,500 rows" in result.output

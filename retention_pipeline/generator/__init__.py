@@ -64,23 +64,31 @@ from retention_pipeline.generator.products import Catalog, catalog_size, make_ca
 from retention_pipeline.generator.purchases import apply_dropout, simulate_purchases
 from retention_pipeline.generator.segments import starts_of
 from retention_pipeline.generator.timeline import DAY, Timeline, stream
-from retention_pipeline.generator.writer import FORMATS, write_entity
+from retention_pipeline.generator.writer import FORMATS, LandingWriter
 
 __all__ = ["generate_shop"]
 
 MIN_HISTORY_DAYS = 60
+CHUNK_CUSTOMERS = 50_000  # customers generated and written together: bounds the memory
+_PILOT_CUSTOMERS = 20_000  # customers of the trial runs that find the purchase intensity
 
 
 def generate_shop(out_dir: Path, customers: int, seed: int = 42, end: dt.date | None = None,
-                  fmt: str = "csv", history_days: int = 730,
-                  split_daily: bool = False) -> dict[str, int]:
+                  fmt: str = "csv", history_days: int = 730, split_daily: bool = False,
+                  orders_per_customer: float | None = None, days: int = 0,
+                  chunk_customers: int = CHUNK_CUSTOMERS) -> dict[str, int]:
     """Write customers, products, orders, order_items and events into `out_dir`.
 
     `end` is the last day of data (default: today, UTC); nothing happens after it except product
-    launches announced for the coming days. With `split_daily`, orders, order_items and events
-    are folders with one file per day (`orders/2026-11-21.csv`), and an order that changed
-    after its day is re-sent in the drop of the day of its last change. Returns rows written per
-    entity (with `split_daily`, order rows include those re-sent versions).
+    launches announced for the coming days. `orders_per_customer` (default: the shop's natural
+    ~1.5) is the mean number of orders per customer to aim at. With `days` = N, orders,
+    order_items and events are folders with one file per day for the last N days
+    (`orders/2026-11-21.csv`) and one history file for the days before
+    (`orders/2026-11-18-history.csv`); `split_daily` makes every day a drop. An order that
+    changed after its file's day is re-sent in the drop of the day of its last change.
+    Customers are generated and written `chunk_customers` at a time (memory of one chunk); a
+    shop of at most one chunk is the same for a seed whatever the chunk size. Returns rows
+    written per entity (with daily drops, order rows include the re-sent versions).
     """
     if customers < 1:
         raise ValueError(f"customers must be at least 1, got {customers}")
@@ -88,40 +96,102 @@ def generate_shop(out_dir: Path, customers: int, seed: int = 42, end: dt.date | 
         raise ValueError(f"fmt must be one of {FORMATS}, got {fmt!r}")
     if history_days < MIN_HISTORY_DAYS:
         raise ValueError(f"history_days must be at least {MIN_HISTORY_DAYS}, got {history_days}")
+    if days < 0:
+        raise ValueError(f"days must be 0 or more, got {days}")
+    if orders_per_customer is not None and not orders_per_customer > 0:
+        raise ValueError(f"orders_per_customer must be positive, got {orders_per_customer}")
+    if chunk_customers < 1:
+        raise ValueError(f"chunk_customers must be at least 1, got {chunk_customers}")
     end = end or dt.datetime.now(dt.UTC).date()
     timeline = Timeline(end=end, days=history_days)
+    first_day = _day(timeline.start_s)
+    drops_from = first_day if split_daily or days >= history_days else (
+        _day(timeline.end_s) - days if days else None)
 
-    people = make_customers(stream(seed, "customers"), customers, timeline)
     catalog = make_catalog(stream(seed, "products"), catalog_size(customers), timeline)
-    book = _orders(seed, people, catalog, timeline)
-    order_ids = sequential_ids("O", book.n, 8)
-    versions = _order_versions(book, timeline, split_daily)
-    events = _events(seed, people, catalog, book, order_ids, timeline)
-    tables = {
-        "customers": people.table,
-        "products": catalog.table,
-        "orders": _orders_table(book, people, order_ids, versions),
-        "order_items": _items_table(book, catalog, order_ids),
-        "events": events,
-    }
-
+    intensity = 1.0 if orders_per_customer is None else _intensity_for(
+        orders_per_customer, seed, customers, catalog, timeline)
+    shop = _Shop(seed, catalog, timeline, intensity, drops_from,
+                 id_width=max(6, len(str(customers))))
+    rows = dict.fromkeys(("customers", "products", "orders", "order_items", "events"), 0)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    days = _drop_days(book, versions, events) if split_daily else {}
-    for entity, table in tables.items():
-        write_entity(out_dir, entity, table, fmt, day=days.get(entity))
-    return {entity: table.num_rows for entity, table in tables.items()}
+    history = None if drops_from in (None, first_day) else drops_from - 1
+    with LandingWriter(out_dir, fmt, history_day=history) as writer:
+        writer.write("products", catalog.table)
+        rows["products"] = catalog.table.num_rows
+        for chunk, first in enumerate(range(0, customers, chunk_customers)):
+            n = min(chunk_customers, customers - first)
+            for entity, (table, day) in shop.chunk(chunk, first, n).items():
+                writer.write(entity, table, day=day)
+                rows[entity] += table.num_rows
+    return rows
 
 
-def _orders(seed: int, people: Customers, catalog: Catalog, timeline: Timeline) -> OrderBook:
+class _Shop:
+    """The parts shared by every chunk, and the running ids that continue across chunks."""
+
+    def __init__(self, seed, catalog: Catalog, timeline: Timeline, intensity: float,
+                 drops_from: int | None, id_width: int):
+        self.seed, self.catalog, self.timeline = seed, catalog, timeline
+        self.intensity, self.drops_from, self.id_width = intensity, drops_from, id_width
+        self.orders_before = self.events_before = 0
+
+    def chunk(self, chunk: int, first: int, n: int) -> dict[str, tuple[pa.Table, np.ndarray]]:
+        """Customers first+1 .. first+n with their orders, lines and events, each table with the
+        file day of its rows (None: a single file)."""
+        seed, catalog, timeline = self.seed, self.catalog, self.timeline
+        people = make_customers(stream(seed, "customers", chunk), n, timeline,
+                                first_id=first + 1, id_width=self.id_width)
+        book = _orders(seed, people, catalog, timeline, chunk, self.intensity)
+        order_ids = sequential_ids("O", book.n, 8, start=self.orders_before + 1)
+        versions = _order_versions(book, self.drops_from)
+        events = _events(seed, people, catalog, book, order_ids, timeline, chunk)
+        events = _renumbered(events, self.events_before)
+        self.orders_before += book.n
+        self.events_before += events.num_rows
+        days = _drop_days(book, versions, events, self.drops_from)
+        return {
+            "customers": (people.table, None),
+            "orders": (_orders_table(book, people, order_ids, versions), days.get("orders")),
+            "order_items": (_items_table(book, catalog, order_ids), days.get("order_items")),
+            "events": (events, days.get("events")),
+        }
+
+
+def _intensity_for(target: float, seed: int, customers: int, catalog: Catalog,
+                   timeline: Timeline) -> float:
+    """The purchase intensity whose shop has `target` orders per customer, found by bisection
+    (in log space) on trial runs of up to _PILOT_CUSTOMERS customers of the same seed."""
+    n = min(customers, _PILOT_CUSTOMERS)
+    people = make_customers(stream(seed, "customers"), n, timeline)
+
+    def orders_per_customer(intensity: float) -> float:
+        return _orders(seed, people, catalog, timeline, 0, intensity).n / n
+
+    low, high = 0.05, 64.0
+    for _ in range(14):
+        middle = float(np.sqrt(low * high))
+        if orders_per_customer(middle) < target:
+            low = middle
+        else:
+            high = middle
+        if high / low < 1.02:
+            break
+    return float(np.sqrt(low * high))
+
+
+def _orders(seed: int, people: Customers, catalog: Catalog, timeline: Timeline,
+            chunk: int = 0, intensity: float = 1.0) -> OrderBook:
     """All orders, sorted by time, with lines, after-sales experience and final status."""
-    purchases = simulate_purchases(stream(seed, "purchases"), people, timeline)
-    rng = stream(seed, "orders")
+    purchases = simulate_purchases(stream(seed, "purchases", chunk), people, timeline, intensity)
+    rng = stream(seed, "orders", chunk)
     chain = chain_orders(rng, purchases, people, catalog)
     schedule(rng, chain, timeline)
 
-    after = stream(seed, "aftersales")
-    survive = draw_experiences(after, chain, catalog)
+    after = stream(seed, "aftersales", chunk)
+    # A busier shop also forgives more: after-sales dropout softened like the purchase dropout.
+    survive = draw_experiences(after, chain, catalog) ** (1 / intensity)
     chain = chain.keep(apply_dropout(after, chain.orders["customer"], survive))
     force_yesterday_cases(after, chain, timeline)
 
@@ -137,9 +207,9 @@ def _orders(seed: int, people: Customers, catalog: Catalog, timeline: Timeline) 
     return book.reorder(np.lexsort((o["seq"], o["customer"], o["kind"], o["at_s"])))
 
 
-def _events(seed, people, catalog, book, order_ids, timeline) -> pa.Table:
-    rng = stream(seed, "events")
-    messages = stream(seed, "messages")
+def _events(seed, people, catalog, book, order_ids, timeline, chunk: int = 0) -> pa.Table:
+    rng = stream(seed, "events", chunk)
+    messages = stream(seed, "messages", chunk)
     unsubscribed = unsubscribe_times(messages, people, timeline)
     batches = [
         *funnel_events(rng, book, catalog),
@@ -163,16 +233,18 @@ class _OrderVersions:
     file_day: np.ndarray | None
 
 
-def _order_versions(book: OrderBook, timeline: Timeline, split_daily: bool) -> _OrderVersions:
-    """One row per order with its final state; for daily drops, an order that changed after
-    its day is sent twice, as it looked at the end of its day and again (final) in the drop of
-    the day of its last change: later `updated_at` replaces (docs/metrics.md#inputs)."""
+def _order_versions(book: OrderBook, drops_from: int | None) -> _OrderVersions:
+    """One row per order with its final state; for daily drops (from UTC day `drops_from` on,
+    earlier days in the history file of day drops_from - 1), an order that changed after its
+    file's day is sent twice: as it looked at the end of that day, and again (final) in the drop
+    of the day of its last change: later `updated_at` replaces (docs/metrics.md#inputs)."""
     o = book.orders
+    if drops_from is None:
+        return _OrderVersions(np.arange(book.n), o["status"], o["updated_s"],
+                              o["refunded_cents"], o["status_missing"], None)
     final = _OrderVersions(np.arange(book.n), o["status"], o["updated_s"], o["refunded_cents"],
-                           o["status_missing"], _day(o["updated_s"]) if split_daily else None)
-    if not split_daily:
-        return final
-    order_day = _day(o["at_s"])
+                           o["status_missing"], _file_day(o["updated_s"], drops_from))
+    order_day = _file_day(o["at_s"], drops_from)
     changed = np.flatnonzero(final.file_day > order_day)
     status, updated, refunded = status_at(book.orders, (order_day + 1) * DAY)
     parts = [(changed, status[changed], updated[changed], refunded[changed],
@@ -221,14 +293,30 @@ def _items_table(book: OrderBook, catalog: Catalog, order_ids: pa.Array) -> pa.T
     })
 
 
-def _drop_days(book: OrderBook, versions: _OrderVersions, events: pa.Table) -> dict:
-    """The day file of each row of the daily drops; lines travel with their order."""
+def _drop_days(book: OrderBook, versions: _OrderVersions, events: pa.Table,
+               drops_from: int | None) -> dict:
+    """The file day of each row of the daily drops; lines travel with their order."""
+    if drops_from is None:
+        return {}
     event_s = events.column("occurred_at").to_numpy().astype("datetime64[s]").astype(np.int64)
     return {"orders": versions.file_day,
-            "order_items": _day(book.orders["at_s"])[book.items["order"]],
-            "events": _day(event_s)}
+            "order_items": _file_day(book.orders["at_s"], drops_from)[book.items["order"]],
+            "events": _file_day(event_s, drops_from)}
 
 
-def _day(seconds: np.ndarray) -> np.ndarray:
+def _renumbered(events: pa.Table, before: int) -> pa.Table:
+    """Event ids continue after the `before` events of the earlier chunks."""
+    if before == 0:
+        return events
+    ids = sequential_ids("E", events.num_rows, 9, start=before + 1)
+    return events.set_column(events.schema.get_field_index("event_id"), "event_id", ids)
+
+
+def _file_day(seconds: np.ndarray, drops_from: int) -> np.ndarray:
+    """The UTC day of the file a row at `seconds` goes to: its day, or the history's."""
+    return np.maximum(_day(seconds), drops_from - 1)
+
+
+def _day(seconds) -> np.ndarray:
     """UTC day number (days since 1970-01-01)."""
     return np.asarray(seconds, dtype=np.int64) // DAY

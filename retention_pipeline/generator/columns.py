@@ -7,10 +7,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 
-def sequential_ids(prefix: str, n: int, width: int) -> pa.Array:
-    """prefix + 1..n zero-padded to `width` digits (wider when n needs it): C000001, O00000001."""
-    digits = pc.cast(pa.array(np.arange(1, n + 1, dtype=np.int64)), pa.string())
-    digits = pc.utf8_lpad(digits, width=max(width, len(str(n))), padding="0")
+def sequential_ids(prefix: str, n: int, width: int, start: int = 1) -> pa.Array:
+    """prefix + start..start+n-1 zero-padded to `width` digits (wider when the last needs it):
+    C000001, O00000001."""
+    last = start + n - 1
+    digits = pc.cast(pa.array(np.arange(start, last + 1, dtype=np.int64)), pa.string())
+    digits = pc.utf8_lpad(digits, width=max(width, len(str(last))), padding="0")
     return pc.binary_join_element_wise(prefix, digits, "")
 
 

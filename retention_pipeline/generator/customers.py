@@ -40,7 +40,10 @@ class Customers:
         return self.first_order_s >= 0
 
 
-def make_customers(rng: np.random.Generator, n: int, timeline: Timeline) -> Customers:
+def make_customers(rng: np.random.Generator, n: int, timeline: Timeline, first_id: int = 1,
+                   id_width: int = 6) -> Customers:
+    """`n` customers numbered from `first_id` (a chunk of a larger shop starts further on; all
+    its ids have `id_width` digits at least)."""
     country_p = _normalised([c.weight for c in ref.COUNTRIES])
     country = rng.choice(len(ref.COUNTRIES), size=n, p=country_p)
     zone, offset = _zones(rng, country)
@@ -60,7 +63,7 @@ def make_customers(rng: np.random.Generator, n: int, timeline: Timeline) -> Cust
     favourite = rng.choice(len(ref.CATEGORIES), size=n, p=_normalised(ref.CATEGORY_WEIGHTS))
     staff = _staff_accounts(rng, first_order_s)
 
-    ids = sequential_ids("C", n, 6)
+    ids = sequential_ids("C", n, id_width, start=first_id)
     profile, consent, reachable = _profile(rng, n, ids, country, zone, app_user, timeline, staff)
     preferred = _preferred_channel(rng, is_cn, app_user, acquisition)
     edited = created_s + (rng.random(n) * (timeline.end_s - 1 - created_s)).astype(np.int64)

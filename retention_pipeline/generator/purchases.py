@@ -36,16 +36,19 @@ class Purchases:
 
 
 def simulate_purchases(rng: np.random.Generator, customers: Customers,
-                       timeline: Timeline) -> Purchases:
+                       timeline: Timeline, intensity: float = 1.0) -> Purchases:
+    """`intensity` > 1 makes buyers buy more often and stay longer (gaps and dropout divided
+    by it, the first-repurchase hurdle lowered): how `--orders-per-customer` reaches its mean."""
     buyers = np.flatnonzero(customers.buyer)
     cycle = np.asarray(ref.CYCLE_DAYS, dtype=float)[customers.favourite_category[buyers]]
     consumable = cycle > 0
     n = len(buyers)
     pace = rng.gamma(ref.CONSUMABLE_PACE_GAMMA_SHAPE, 1 / ref.CONSUMABLE_PACE_GAMMA_SHAPE, n)
     rate = rng.gamma(*ref.DURABLE_RATE_GAMMA, size=n)
-    mean_gap = np.where(consumable, cycle * pace, 1 / np.maximum(rate, 1e-4)).clip(7, 5000)
+    mean_gap = np.where(consumable, cycle * pace, 1 / np.maximum(rate, 1e-4))
+    mean_gap = (mean_gap / intensity).clip(max(1.0, 7 / intensity), 5000)
     dropout = np.where(consumable, rng.beta(*ref.CONSUMABLE_DROPOUT_BETA, size=n),
-                       rng.beta(*ref.DURABLE_DROPOUT_BETA, size=n))
+                       rng.beta(*ref.DURABLE_DROPOUT_BETA, size=n)) / intensity
 
     first_day = timeline.day_index(customers.first_order_s[buyers])
     remaining = timeline.days - 1 - first_day
@@ -60,9 +63,9 @@ def simulate_purchases(rng: np.random.Generator, customers: Customers,
     gap[seq == 0] = 0
     day = first_day[row_buyer] + cumsum_in_segment(gap, row_buyer)
 
-    survive = (1 - dropout[row_buyer]) * np.where(seq == 0, _first_repurchase_factor(
-        customers, buyers)[row_buyer], 1.0)
-    dies_after = rng.random(len(seq)) >= np.minimum(survive, 0.97)
+    hurdle = _first_repurchase_factor(customers, buyers) ** (1 / intensity)
+    survive = (1 - dropout[row_buyer]) * np.where(seq == 0, hurdle[row_buyer], 1.0)
+    dies_after = rng.random(len(seq)) >= np.minimum(survive, 1 - 0.03 / intensity)
     keep = alive_until_first_death(dies_after, row_buyer) & (day < timeline.days)
 
     customer = buyers[row_buyer[keep]]

@@ -18,9 +18,10 @@ _HOURLY = _HOURLY / _HOURLY.sum()
 _STREAMS = ("customers", "products", "purchases", "orders", "aftersales", "events", "messages")
 
 
-def stream(seed: int, name: str) -> np.random.Generator:
-    """An independent random stream per part of the shop (a change in one leaves the others)."""
-    spawn_key = (_STREAMS.index(name),)
+def stream(seed: int, name: str, chunk: int = 0) -> np.random.Generator:
+    """An independent random stream per part of the shop (a change in one leaves the others)
+    and per chunk of customers (chunk 0 keeps the streams of a shop written in one piece)."""
+    spawn_key = (_STREAMS.index(name),) if chunk == 0 else (_STREAMS.index(name), chunk)
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=spawn_key)))
 
 
