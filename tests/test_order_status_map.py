@@ -89,10 +89,22 @@ def test_a_customer_with_a_bad_birthday_is_kept_with_a_null_birthday(shop):
     assert staged.customer_id.tolist() == ["c1", "c2", "c3"]
     assert staged.birthday.isna().tolist() == [True, False, True]
     assert "c1" in set(query(shop, "select customer_id from marts.dim_customers").customer_id)
-    field = query(shop, "select level, column_name, value, reason from raw.quarantine")
+    field = query(shop, "select level, column_name, value, reason from raw.quarantine "
+                  "where level = 'field'")
     assert field.values.tolist() == [["field", "birthday", "1990-02-30", "bad_date"]]
     assert query(shop, "select count(*) as n from marts.fct_orders where customer_id = 'c1' "
                  "and is_known_customer").n[0] == 1
+
+
+def test_unknown_statuses_are_kept_and_listed_in_the_quarantine_table(shop):
+    """The order stays (it counts once the seed maps its status), and raw.quarantine names it
+    with level 'kept', so what needs a look is in one table."""
+    kept = query(shop, "select source_line, level, column_name, value, reason "
+                 "from raw.quarantine where entity = 'orders' order by source_line")
+    assert kept.values.tolist() == [[2, "kept", "status", "lost_in_mail", "unknown_status"],
+                                    [5, "kept", "status", "lost_in_mail", "unknown_status"]]
+    loaded = query(shop, "select count(*) as n from raw.orders")
+    assert loaded.n[0] == 6
 
 
 def test_the_warning_check_names_the_unknown_statuses_and_their_counts(shop):

@@ -101,6 +101,13 @@ def log_rows(warehouse, day: dt.date) -> dict[str, tuple]:
     return {r[0]: r[1:] for r in rows}
 
 
+def quarantine_rows(warehouse, level: str) -> list[tuple]:
+    with connect(warehouse, read_only=True) as con:
+        return con.execute(
+            "SELECT reason, column_name FROM raw.quarantine WHERE entity = 'orders' "
+            "AND level = ? ORDER BY reason", [level]).fetchall()
+
+
 def in_window(rows: list[dict], start: dt.datetime) -> list[dict]:
     return [r for r in rows if r["updated_at"] is None or r["updated_at"] >= start]
 
@@ -119,6 +126,7 @@ def test_two_days_from_a_shop_database(shop, tmp_path):
     assert first["orders"].rows_loaded == 201  # 200 good + the unknown status (kept, counted)
     assert first["orders"].quarantine_reasons == {"negative_amount": 1, "missing_key": 1}
     assert first["orders"].kept_anomalies["orders_unknown_status"] == 1
+    assert quarantine_rows(warehouse, "kept") == [("unknown_status", "status")]
     log1 = log_rows(warehouse, DAY1)
     assert log1["orders"][:2] == ("db:orders", "database")
     cursor = max(o["updated_at"] for o in day1["orders"])
@@ -126,7 +134,8 @@ def test_two_days_from_a_shop_database(shop, tmp_path):
     with connect(warehouse, read_only=True) as con:
         reasons = con.execute(
             "SELECT reason, source_file, json_extract_string(raw_row, '$.total_amount') "
-            "FROM raw.quarantine WHERE entity = 'orders' ORDER BY reason").fetchall()
+            "FROM raw.quarantine WHERE entity = 'orders' AND level = 'row' ORDER BY reason"
+        ).fetchall()
         typed = con.execute(
             "SELECT ordered_at, total_amount, updated_at FROM raw.orders WHERE order_id = 'O0001'"
         ).fetchone()

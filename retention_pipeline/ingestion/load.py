@@ -313,6 +313,12 @@ def _chunk_stats(con, chunk: list[_NewFile], schema: EntitySchema) -> list[FileS
     ]
 
 
+def _unknown_status_sql() -> str:
+    """A row of `c` whose status the pipeline does not know (contract statuses + seed map)."""
+    return (f"(c.status IS NOT NULL AND replace(c.status, '-', '_') "
+            f"NOT IN {_sql_list(known_statuses())})")
+
+
 def _kept_anomalies(con, schema: EntitySchema, files: int) -> dict[int, dict[str, int]]:
     """Per file, counts of loaded rows that are kept although unusual (see validate.py)."""
     names = KEPT_ANOMALIES.get(schema.name, ())
@@ -321,8 +327,7 @@ def _kept_anomalies(con, schema: EntitySchema, files: int) -> dict[int, dict[str
         return counts
     conditions = {
         "orders_unknown_customer": "c.customer_id IS NOT NULL AND k.customer_id IS NULL",
-        "orders_unknown_status": "c.status IS NOT NULL AND replace(c.status, '-', '_') "
-        f"NOT IN {_sql_list(known_statuses())}",
+        "orders_unknown_status": _unknown_status_sql(),
         "events_unknown_type": f"lower(trim(c.event_type)) NOT IN {_sql_list(EVENT_TYPES)}",
     }
     known_customers = (
@@ -338,6 +343,27 @@ def _kept_anomalies(con, schema: EntitySchema, files: int) -> dict[int, dict[str
     ).fetchall():
         counts[index] = dict(zip(names, values, strict=True))
     return counts
+
+
+def _record_unknown_statuses(con, batch_date: dt.date) -> None:
+    """Loaded orders whose status is neither the contract's nor mapped by the seed get a
+    quarantine record of level 'kept': the order stays in raw (a shop-specific status is not
+    wrong data, and counts once the seed maps it), but the table that lists what needs a look
+    names the row, the status and the reason."""
+    con.execute(
+        f"""INSERT INTO {QUARANTINE_TABLE} BY NAME
+            SELECT 'orders' AS entity, f.source_file, c._row AS source_line,
+                   'kept' AS level, 'unknown_status' AS reason, 'status' AS column_name,
+                   c.status AS value,
+                   'status is neither a contract status nor mapped in seed order_status_map: '
+                   || 'the order is loaded and is not a valid purchase until the seed maps it'
+                   AS detail,
+                   CAST(? AS DATE) AS _batch_date, f.ingested_at AS _ingested_at
+            FROM {CLASSIFIED_TABLE} c JOIN {FILES_TABLE} f USING (_file)
+            WHERE c._outcome = 'loaded' AND {_unknown_status_sql()}
+            ORDER BY c._id""",
+        [batch_date],
+    )
 
 
 def _write(
@@ -380,6 +406,8 @@ def _write(
                 ORDER BY c._id, c.x.column_name""",
             [schema.name, batch_date],
         )
+        if schema.name == "orders":
+            _record_unknown_statuses(con, batch_date)
         # Explicit columns: upgrades append columns to ingest_log, so positions are not stable.
         con.executemany(
             f"""INSERT INTO {INGEST_LOG_TABLE} (entity, source_file, batch_date, ingested_at,
