@@ -85,3 +85,22 @@ def _settings(settings):
 
 def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+def replace_day(con: duckdb.DuckDBPyConnection, table: str, as_of, select_sql: str) -> int:
+    """Replace the rows of one as-of date in a table kept across days (contact log, customer
+    history) by `select_sql` (which may use `$as_of`), in one transaction: a re-run of a day
+    never duplicates it and a failure leaves the day as it was. Returns the day's rows."""
+    params = {"as_of": as_of}
+    con.execute("begin transaction")
+    try:
+        con.execute(f"delete from {table} where as_of_date = $as_of", params)
+        con.execute(f"insert into {table} {select_sql}", params)
+        rows = con.execute(
+            f"select count(*) from {table} where as_of_date = $as_of", params
+        ).fetchone()[0]
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    return int(rows)

@@ -15,6 +15,8 @@ import datetime as dt
 
 import duckdb
 
+from retention_pipeline.warehouse import replace_day
+
 CONTACT_LOG = "marts.contact_log"
 CANDIDATES = "marts.campaign_candidates"
 
@@ -46,25 +48,13 @@ def record_day(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> int:
         raise RuntimeError(
             f"{CANDIDATES} holds the decisions of {days}, not of {as_of}: decide the day first"
         )
-    con.execute("begin transaction")
-    try:
-        con.execute(f"delete from {CONTACT_LOG} where as_of_date = ?", [as_of])
-        con.execute(
-            f"""
-            insert into {CONTACT_LOG}
-            select as_of_date, customer_id, campaign, category, dedupe_key, state, channel,
-                   send_at_utc, send_at_local, recipient_timezone, context
-            from {CANDIDATES}
-            where as_of_date = ? and state in ('queued', 'holdout')
-            order by campaign, customer_id, dedupe_key
-            """,
-            [as_of],
-        )
-        rows = con.execute(
-            f"select count(*) from {CONTACT_LOG} where as_of_date = ?", [as_of]
-        ).fetchone()[0]
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
-    return int(rows)
+    return replace_day(
+        con,
+        CONTACT_LOG,
+        as_of,
+        f"""select as_of_date, customer_id, campaign, category, dedupe_key, state, channel,
+               send_at_utc, send_at_local, recipient_timezone, context
+        from {CANDIDATES}
+        where as_of_date = $as_of and state in ('queued', 'holdout')
+        order by campaign, customer_id, dedupe_key""",
+    )

@@ -11,6 +11,7 @@ import datetime as dt
 import duckdb
 
 from retention_pipeline.predictions.tables import CUSTOMER_PREDICTIONS, relation_exists
+from retention_pipeline.warehouse import replace_day
 
 HISTORY = "marts.dim_customers_history"
 DIM_CUSTOMERS = "marts.dim_customers"
@@ -44,26 +45,15 @@ def write_customer_snapshot(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> i
         if relation_exists(con, CUSTOMER_PREDICTIONS)
         else "(select cast(null as varchar) as customer_id, cast(null as double) as p_alive)"
     )
-    con.execute("begin transaction")
-    try:
-        ensure_history(con)
-        con.execute(f"delete from {HISTORY} where as_of_date = $as_of", {"as_of": as_of})
-        con.execute(
-            f"""
-            insert into {HISTORY} ({", ".join(COLUMNS)})
-            select $as_of, d.customer_id, d.rfm_segment, d.member_tier, d.recency_days,
-                   d.occasions, d.net_revenue_365d, p.p_alive
-            from {DIM_CUSTOMERS} as d
-            left join {predictions} as p on p.customer_id = d.customer_id
-            where d.occasions > 0
-            """,
-            {"as_of": as_of},
-        )
-        rows = con.execute(
-            f"select count(*) from {HISTORY} where as_of_date = $as_of", {"as_of": as_of}
-        ).fetchone()[0]
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
-    return int(rows)
+    ensure_history(con)
+    return replace_day(
+        con,
+        HISTORY,
+        as_of,
+        f"""({", ".join(COLUMNS)})
+        select $as_of, d.customer_id, d.rfm_segment, d.member_tier, d.recency_days,
+               d.occasions, d.net_revenue_365d, p.p_alive
+        from {DIM_CUSTOMERS} as d
+        left join {predictions} as p on p.customer_id = d.customer_id
+        where d.occasions > 0""",
+    )
