@@ -83,9 +83,13 @@ def _open(page, url: str) -> None:
 
 
 def _shot(page, tmp_path: Path, name: str, locator=None) -> None:
-    skip = page.get_by_role("button", name="Skip")
+    from playwright.sync_api import expect
+
+    skip = page.get_by_role("button", name="Skip", exact=True)
     if skip.is_visible():  # the newsletter prompt must not be in the picture
-        skip.click()
+        # An assertion runs the page's locator handler (which clicks Skip) first; a click here
+        # would race it and wait forever for the button it just removed.
+        expect(skip).to_be_hidden(timeout=30_000)
         page.wait_for_timeout(1_000)
     path = tmp_path / f"{name}.png"
     (locator or page).screenshot(path=str(path))
@@ -126,7 +130,7 @@ def test_dagster_ui_in_chromium(ui, browser, tmp_path):
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     page.set_default_timeout(60_000)
     # Dagster's newsletter prompt may open over any page, at any moment: dismiss it whenever.
-    skip = page.get_by_role("button", name="Skip")
+    skip = page.get_by_role("button", name="Skip", exact=True)
     page.add_locator_handler(skip, lambda: skip.click())
 
     # The asset graph, one box per group.
