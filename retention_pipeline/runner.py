@@ -185,8 +185,9 @@ def run_pipeline(settings: Settings, echo: Callable[[str], None] | None = None,
             if settings.landing is None and settings.source_url is None:
                 settings = settings.model_copy(
                     update={"landing": ensure_sample_landing(settings, as_of)})
-            # The manifest is made by the command itself, so it always matches the dbt project.
-            prepare_manifest()
+            # The manifest is made by the command itself, so it always matches the dbt project
+            # (parsed again only when the project changed), in the env of this run's dbt build.
+            prepare_manifest(settings=settings)
             defs = build_definitions(settings, earliest=as_of)
             job = defs.resolve_job_def(DAILY_JOB)
             tags = {**me.as_tags(), **({} if settings.verbose else {QUIET_DBT_TAG: "true"})}

@@ -1,17 +1,17 @@
 {#- The day a run is for (docs/metrics.md#as-of-date). Data after the end of this local day is ignored. -#}
 {% macro as_of_date() -%}
-    cast('{{ var("as_of", run_started_at.strftime("%Y-%m-%d")) }}' as date)
+    cast('{{ run_var("as_of", run_started_at.strftime("%Y-%m-%d")) }}' as date)
 {%- endmacro %}
 
 {#- The reporting time zone, as a quoted SQL literal. -#}
 {% macro reporting_tz() -%}
-    '{{ var("reporting_tz", "UTC") }}'
+    '{{ run_var("reporting_tz", "UTC") }}'
 {%- endmacro %}
 
 {#- The first instant after the as-of day, as a naive UTC timestamp (the raw layer is naive UTC).
     Midnight of (as_of + 1) in the reporting time zone, converted to UTC. -#}
 {% macro as_of_end_utc() -%}
-    {%- set next_day = modules.datetime.date.fromisoformat(var("as_of", run_started_at.strftime("%Y-%m-%d"))) + modules.datetime.timedelta(days=1) -%}
+    {%- set next_day = modules.datetime.date.fromisoformat(run_var("as_of", run_started_at.strftime("%Y-%m-%d"))) + modules.datetime.timedelta(days=1) -%}
     {{ local_to_utc("timestamp '" ~ next_day.isoformat() ~ " 00:00:00'") }}
 {%- endmacro %}
 
@@ -45,5 +45,5 @@
 
 {#- The minimum net amount of a valid purchase (docs/metrics.md#valid-purchase). -#}
 {% macro min_order_value() -%}
-    cast({{ var("min_order_value", 0) }} as decimal(18, 4))
+    cast({{ run_var("min_order_value", 0) }} as decimal(18, 4))
 {%- endmacro %}

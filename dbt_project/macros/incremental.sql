@@ -22,21 +22,21 @@
 {%- endmacro %}
 
 {% macro incremental_vars_set() -%}
-    {{- return(var("incremental_since_as_of", none) is not none
-               and var("incremental_since_ingested", none) is not none) -}}
+    {{- return(run_var("incremental_since_as_of", none) is not none
+               and run_var("incremental_since_ingested", none) is not none) -}}
 {%- endmacro %}
 
 {#- The first instant after the last successful build's as-of day (naive UTC). -#}
 {% macro since_as_of_end_utc() -%}
-    {%- set next_day = modules.datetime.date.fromisoformat(var("incremental_since_as_of")) + modules.datetime.timedelta(days=1) -%}
+    {%- set next_day = modules.datetime.date.fromisoformat(run_var("incremental_since_as_of")) + modules.datetime.timedelta(days=1) -%}
     {{ local_to_utc("timestamp '" ~ next_day.isoformat() ~ " 00:00:00'") }}
 {%- endmacro %}
 
 {#- True for a raw row that touches its key since the last build (see above). -#}
 {% macro touched_row(timestamps) -%}
     {%- if incremental_vars_set() -%}
-    (_ingested_at > cast('{{ var("incremental_since_ingested") }}' as timestamp)
-     or _batch_date > cast('{{ var("incremental_since_as_of") }}' as date)
+    (_ingested_at > cast('{{ run_var("incremental_since_ingested") }}' as timestamp)
+     or _batch_date > cast('{{ run_var("incremental_since_as_of") }}' as date)
      {%- for column in timestamps %}
      or {{ column }} >= {{ since_as_of_end_utc() }}
      {%- endfor %})

@@ -1,7 +1,7 @@
 """dbt models as Dagster assets (dagster-dbt): staging -> intermediate -> marts.
 
 dbt tests surface as asset checks. The as-of date (the partition key) and the other settings dbt
-needs reach the models as `--vars`. Builds are incremental when they can be (build_state.py);
+needs reach the models through the env var RETENTION_DBT_RUN_VARS (dbt_parse.py). Builds are incremental when they can be (build_state.py);
 `full_refresh: true` in the dbt step's run config (launchpad) or `retention run --full-refresh`
 rebuilds every model.
 """
@@ -9,7 +9,6 @@ rebuilds every model.
 
 import dataclasses
 import fcntl
-import json
 import os
 import subprocess
 import sys
@@ -27,23 +26,34 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from retention_pipeline.dbt_parse import dbt_env, run_vars_env
 from retention_pipeline.partitions import as_of_from_partition, daily_asset_options
 from retention_pipeline.paths import DBT_PROJECT_DIR
 from retention_pipeline.settings import Settings
-from retention_pipeline.targets import dbt_target_env, load_raw_into_target
-from retention_pipeline.warehouse import dbt_duckdb_env
+from retention_pipeline.targets import load_raw_into_target
 
 
 def dbt_project() -> DbtProject:
     return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
-def prepare_manifest(project: DbtProject | None = None) -> DbtProject:
+def prepare_manifest(project: DbtProject | None = None, settings: Settings | None = None,
+                     force: bool = False) -> DbtProject:
     """Run `dbt parse` so the manifest exists: the CLI, tests and CI call this themselves
-    (`prepare_if_dev` only acts under `dagster dev`)."""
+    (`prepare_if_dev` only acts under `dagster dev`). Skipped when the manifest was made from
+    the same project content and profile env (dbt_parse.py); with `settings`, the parse runs in
+    the env of their dbt builds, so that those builds reuse it."""
+    from retention_pipeline.dbt_parse import dbt_env, manifest_key, parse_is_current, record_parse
+
     project = project or dbt_project()
+    if settings is not None:
+        os.environ.update(dbt_env(settings))
+    target = Path(project.project_dir) / project.target_path
     with _exclusive(project.project_dir / "target" / ".parse.lock"):
-        dbt_resource(project).cli(["parse", "--quiet"], target_path=project.target_path).wait()
+        key = manifest_key(Path(project.project_dir), dict(os.environ))
+        if force or not parse_is_current(target, key):
+            dbt_resource(project).cli(["parse", "--quiet"], target_path=project.target_path).wait()
+            record_parse(target, key)
     return project
 
 
@@ -120,17 +130,18 @@ def build_dbt_assets(settings: Settings, partitions: dg.PartitionsDefinition, pr
     def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
                    config: DbtBuildConfig):
         as_of = as_of_from_partition(context.partition_key)
-        # profiles.yml reads the warehouse path from the environment.
-        os.environ["RETENTION_WAREHOUSE"] = str(settings.warehouse.resolve())
-        os.environ.update(dbt_duckdb_env(settings))  # ...and its DuckDB memory/threads/spill
-        os.environ.update(dbt_target_env(settings))  # ...and which engine builds the models
+        # profiles.yml reads the warehouse path, DuckDB's memory/threads/spill and the engine
+        # from the environment.
+        os.environ.update(dbt_env(settings))
         loaded = load_raw_into_target(settings)
         if loaded:
             context.log.info(f"raw rows loaded into dbt target {settings.dbt_target}: {loaded}")
         plan = plan_dbt_build(settings, as_of, config.full_refresh, context.run_id)
         context.log.info(f"dbt build for {as_of}: {plan.mode} ({plan.reason})")
-        dbt_vars = json.dumps({**settings.dbt_vars(as_of), **plan.dbt_vars()})
-        invocation = dbt.cli(["build", "--vars", dbt_vars, *plan.dbt_args()], context=context)
+        # The day's values through the environment, not --vars: dbt then reuses the saved parse
+        # instead of parsing the project again (dbt_parse.py).
+        os.environ.update(run_vars_env({**settings.dbt_vars(as_of), **plan.dbt_vars()}))
+        invocation = dbt.cli(["build", *plan.dbt_args()], context=context)
         events = invocation.stream()
         if context.run.tags.get(QUIET_DBT_TAG) == "true":
             events = _without_dbt_stdout(events)
