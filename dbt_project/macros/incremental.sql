@@ -84,3 +84,68 @@
 {% macro staging_materialization() -%}
     {{- return('table' if target.type == 'spark' else 'incremental') -}}
 {%- endmacro %}
+
+{#- Incremental intermediate and mart models (docs/operations.md#incremental-runs).
+
+    They read staging, not raw, so their touched keys are derived once per build from the raw
+    rows the staging models recompute: `pipeline.touched_orders` (orders whose int_orders row may
+    change) and `pipeline.touched_customers` (customers whose valid orders may have changed:
+    every customer any visible version of a changed order names, so an order moving between
+    customers touches both). A model recomputes its touched keys from all their rows in the
+    models it reads. On Spark they are tables (see staging_materialization). -#}
+{% macro incremental_materialization() -%}
+    {{- return(staging_materialization()) -}}
+{%- endmacro %}
+
+{#- The timestamps of an order version that decide what staging shows of it on an as-of date. -#}
+{% macro order_timestamps() -%}
+    {{- return(['updated_at', 'ordered_at', 'shipped_at', 'delivered_at']) -}}
+{%- endmacro %}
+
+{#- True when this build recomputes only touched keys (an incremental build with watermarks). -#}
+{% macro recomputes_touched() -%}
+    {{- return(is_incremental() and incremental_vars_set()) -}}
+{%- endmacro %}
+
+{#- `and <column> in (the touched <what>)` when recomputing touched keys, nothing otherwise.
+    what: 'orders' (order_id) or 'customers' (customer_id). -#}
+{% macro only_recomputed(column, what) -%}
+    {%- if recomputes_touched() %}
+    and {{ column }} in (select {{ touched_column(what) }} from {{ ref('touched_' ~ what) }})
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro touched_column(what) -%}
+    {{- return({'orders': 'order_id', 'customers': 'customer_id'}[what]) -}}
+{%- endmacro %}
+
+{#- Pre-hook of an incremental intermediate model: the rows of its touched keys leave first, so a
+    row that no longer exists (an occasion whose only order was refunded) does not stay. An
+    incremental build without watermarks (dbt run by hand) recomputes, so empties, everything. -#}
+{% macro delete_recomputed(column, what) -%}
+    {%- if recomputes_touched() -%}
+    delete from {{ this }}
+    where {{ column }} in (select {{ touched_column(what) }} from {{ ref('touched_' ~ what) }})
+    {%- elif is_incremental() -%}
+    delete from {{ this }}
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- fct_orders recomputes the touched orders and every order of a touched customer (its occasion
+    numbers may have moved). `prefix`: e.g. 'o.' for the columns of the relation `o`. -#}
+{% macro recomputed_orders(prefix='') -%}
+    ({{ prefix }}order_id in (select order_id from {{ ref('touched_orders') }})
+     or {{ prefix }}customer_id in (select customer_id from {{ ref('touched_customers') }}))
+{%- endmacro %}
+
+{% macro delete_recomputed_orders() -%}
+    {%- if recomputes_touched() -%}
+    delete from {{ this }} where {{ recomputed_orders() }}
+    {%- elif is_incremental() -%}
+    delete from {{ this }}
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-import great_expectations.expectations as gxe
-from great_expectations.expectations.row_conditions import Column
-
 from retention_pipeline.quality.frames import Frame
+from retention_pipeline.quality.gx import Column, gxe
 from retention_pipeline.quality.gx_runner import ERROR
 
 COHORT_GRANULARITIES = ("week", "month")

@@ -42,8 +42,6 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 
-import great_expectations.expectations as gxe
-
 # The limits ingestion quarantines by are the limits checked here: one definition.
 from retention_pipeline.ingestion.schema import (
     AMOUNT_LIMIT,
@@ -51,6 +49,7 @@ from retention_pipeline.ingestion.schema import (
     QUANTITY_LIMIT,
 )
 from retention_pipeline.quality.frames import Frame
+from retention_pipeline.quality.gx import gxe
 from retention_pipeline.quality.gx_runner import ERROR, WARN
 from retention_pipeline.status_map import known_statuses
 

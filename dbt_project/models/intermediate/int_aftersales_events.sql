@@ -2,6 +2,16 @@
 -- parsed and the order they are about. An event names its order in properties.order_id; one that
 -- does not is about the customer's latest sold order placed before it (sold = not cancelled, not
 -- test: a return that ends in a full refund stays about the order it returned).
+-- Incremental by event: an incremental build recomputes the events loaded or come of age since
+-- the last build, the events of touched customers (their orders changed) and the events naming a
+-- touched order (macros/incremental.sql). Events never leave staging, so every recomputed event
+-- comes back and replaces its row (no pre-hook needed).
+{{ config(
+    materialized=incremental_materialization(),
+    unique_key='event_id',
+    incremental_strategy='delete+insert',
+) }}
+-- depends_on: {{ ref('touched_customers') }}, {{ ref('touched_orders') }}, {{ source('raw', 'events') }}
 with events as (
     select
         event_id,
@@ -17,6 +27,17 @@ with events as (
         {{ text_to_boolean(json_text('properties', 'resolved')) }} as resolved
     from {{ ref('stg_shop__events') }}
     where event_type in ('support_ticket', 'complaint', 'return_requested', 'review')
+    {%- if recomputes_touched() %}
+      and (
+        event_id in ({{ touched_keys(source('raw', 'events'), 'event_id', ['occurred_at']) }})
+        or customer_id in (select customer_id from {{ ref('touched_customers') }})
+        or event_id in (
+            select event_id from {{ this }}
+            where order_attribution = 'property'
+              and order_id in (select order_id from {{ ref('touched_orders') }})
+        )
+      )
+    {%- endif %}
 ),
 
 sold_orders as (

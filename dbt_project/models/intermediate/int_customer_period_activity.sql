@@ -1,10 +1,20 @@
 -- One row per granularity ('day', 'week', 'month'), customer and calendar period with at least
 -- one purchase occasion: the cells that cohort_retention and repurchase_by_period count.
 -- cohort_start is the period of the customer's first occasion; period_index the whole periods
--- from it (0 = the acquisition period).
+-- from it (0 = the acquisition period). Incremental by customer (macros/incremental.sql).
+{{ config(
+    materialized=incremental_materialization(),
+    unique_key='customer_id',
+    incremental_strategy='delete+insert',
+    pre_hook="{{ delete_recomputed('customer_id', 'customers') }}",
+) }}
+-- depends_on: {{ ref('touched_customers') }}
+
 with occasions as (
     select customer_id, occasion_date, first_occasion_date, orders, net_amount
     from {{ ref('int_purchase_occasions') }}
+    where 1 = 1
+    {{- only_recomputed('customer_id', 'customers') }}
 ),
 
 per_period as (

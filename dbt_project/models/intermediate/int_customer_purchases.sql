@@ -31,27 +31,13 @@ first_two as (
             as first_order_used_coupon,
         max(case when occasion_seq = 1 then first_ordered_at end) as first_ordered_at,
         max(case when occasion_seq = 2 then occasion_date end) as second_occasion_date,
-        max(case when occasion_seq = 2 then first_ordered_at end) as second_ordered_at
+        max(case when occasion_seq = 2 then first_ordered_at end) as second_ordered_at,
+        -- the customer's first valid order is the first order of the first occasion
+        max(case when occasion_seq = 1 then first_order_id end) as first_order_id,
+        max(case when occasion_seq = 1 then first_order_channel end) as first_order_channel
     from occasions
     where occasion_seq <= 2
     group by customer_id
-),
-
-first_orders as (
-    select
-        customer_id,
-        order_id as first_order_id,
-        channel as first_order_channel
-    from (
-        select
-            customer_id,
-            order_id,
-            channel,
-            row_number() over (partition by customer_id order by ordered_at, order_id) as order_rank
-        from {{ ref('int_orders') }}
-        where is_valid_purchase
-    ) as ranked
-    where order_rank = 1
 )
 
 select
@@ -70,8 +56,7 @@ select
     f.first_occasion_orders,
     f.first_occasion_net_amount,
     f.first_order_used_coupon,
-    o.first_order_id,
-    o.first_order_channel
+    f.first_order_id,
+    f.first_order_channel
 from history as h
 inner join first_two as f on f.customer_id = h.customer_id
-inner join first_orders as o on o.customer_id = h.customer_id

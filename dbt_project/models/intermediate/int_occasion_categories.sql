@@ -1,6 +1,15 @@
 -- One row per purchase occasion and product category bought in it (from the lines of the
 -- occasion's valid orders). category_rank 1 is the occasion's main category: the one with the
 -- largest line amount, then the most units, then the name. Empty when the shop sends no items.
+-- Incremental by customer (macros/incremental.sql).
+{{ config(
+    materialized=incremental_materialization(),
+    unique_key='customer_id',
+    incremental_strategy='delete+insert',
+    pre_hook="{{ delete_recomputed('customer_id', 'customers') }}",
+) }}
+-- depends_on: {{ ref('touched_customers') }}
+
 with lines as (
     select
         o.customer_id,
@@ -12,6 +21,7 @@ with lines as (
     inner join {{ ref('stg_shop__order_items') }} as i on i.order_id = o.order_id
     left join {{ ref('stg_shop__products') }} as p on p.product_id = i.product_id
     where o.is_valid_purchase
+    {{- only_recomputed('o.customer_id', 'customers') }}
 ),
 
 per_category as (

@@ -1,6 +1,15 @@
 -- One row per order (valid or not) with its local date and the valid-purchase rule
 -- (docs/metrics.md#valid-purchase).
 -- Every mart counts purchases from here (through int_purchase_occasions), never from staging.
+-- Incremental by order: an incremental build recomputes the touched orders (macros/incremental.sql).
+{{ config(
+    materialized=incremental_materialization(),
+    unique_key='order_id',
+    incremental_strategy='delete+insert',
+    pre_hook="{{ delete_recomputed('order_id', 'orders') }}",
+) }}
+-- depends_on: {{ ref('touched_orders') }}
+
 with orders as (
     select
         o.*,
@@ -11,6 +20,8 @@ with orders as (
             case when o.status = 'refunded' then o.total_amount end
         ) as effective_refunded_amount
     from {{ ref('stg_shop__orders') }} as o
+    where 1 = 1
+    {{- only_recomputed('o.order_id', 'orders') }}
 ),
 
 classified as (

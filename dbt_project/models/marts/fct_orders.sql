@@ -1,4 +1,14 @@
 -- Every order up to the end of the as-of day, valid or not, with its occasion number.
+-- Incremental by order: an incremental build recomputes the touched orders and every order of the
+-- touched customers (a late or refunded order renumbers the customer's occasions), see
+-- macros/incremental.sql.
+{{ config(
+    materialized=incremental_materialization(),
+    unique_key='order_id',
+    incremental_strategy='delete+insert',
+    pre_hook="{{ delete_recomputed_orders() }}",
+) }}
+-- depends_on: {{ ref('touched_customers') }}, {{ ref('touched_orders') }}
 select
     o.order_id,
     o.customer_id,
@@ -30,3 +40,6 @@ left join {{ ref('int_purchase_occasions') }} as p
     on o.is_valid_purchase
     and o.customer_id = p.customer_id
     and o.order_date = p.occasion_date
+{%- if recomputes_touched() %}
+where {{ recomputed_orders('o.') }}
+{%- endif %}

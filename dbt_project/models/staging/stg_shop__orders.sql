@@ -4,7 +4,7 @@
     materialized=staging_materialization(),
     unique_key='order_id',
     incremental_strategy='delete+insert',
-    pre_hook="{{ delete_touched(source('raw', 'orders'), 'order_id', ['updated_at', 'ordered_at']) }}",
+    pre_hook="{{ delete_touched(source('raw', 'orders'), 'order_id', order_timestamps()) }}",
 ) }}
 
 with ranked as (
@@ -13,7 +13,7 @@ with ranked as (
         {{ version_rank('order_id', 'coalesce(updated_at, ordered_at)') }} as version_rank
     from {{ source('raw', 'orders') }}
     where {{ visible_batch(source('raw', 'orders')) }}
-    {{- only_touched(source('raw', 'orders'), 'order_id', ['updated_at', 'ordered_at']) }}
+    {{- only_touched(source('raw', 'orders'), 'order_id', order_timestamps()) }}
 ),
 
 -- The shop's own statuses -> the contract's (seed order_status_map, editable). One row per

@@ -1,0 +1,70 @@
+"""dbt parses the project only when it changed, and a run's values reach the models through the
+environment without a new parse (retention_pipeline/dbt_parse.py, docs/operations.md#incremental-runs).
+
+Real dbt on a copy of the project (so the shared target folder is not touched)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from dagster_dbt import DbtProject
+
+from retention_pipeline.assets.dbt import prepare_manifest
+from retention_pipeline.dbt_parse import RUN_VARS_ENV, manifest_key, run_vars_env
+from retention_pipeline.paths import DBT_PROJECT_DIR
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch) -> DbtProject:
+    copy = tmp_path / "dbt_project"
+    shutil.copytree(DBT_PROJECT_DIR, copy, ignore=shutil.ignore_patterns("target", "logs"))
+    monkeypatch.setenv("RETENTION_WAREHOUSE", str(tmp_path / "w.duckdb"))
+    monkeypatch.delenv(RUN_VARS_ENV, raising=False)
+    return DbtProject(project_dir=copy, profiles_dir=copy)
+
+
+def test_manifest_key_follows_the_project_and_the_profile_env_not_the_run_values(project):
+    folder = Path(project.project_dir)
+    env = {"RETENTION_WAREHOUSE": "/a/w.duckdb"}
+    key = manifest_key(folder, env)
+    assert manifest_key(folder, {**env, **run_vars_env({"as_of": "2026-01-02"})}) == key
+    assert manifest_key(folder, {**env, "RETENTION_AS_OF": "2026-01-02"}) == key  # not read by dbt
+    assert manifest_key(folder, {"RETENTION_WAREHOUSE": "/b/w.duckdb"}) != key
+    assert manifest_key(folder, {**env, "DBT_DUCKDB_MEMORY_LIMIT": "3GB"}) != key
+    model = folder / "models" / "marts" / "fct_orders.sql"
+    model.write_text(model.read_text() + "\n-- edited\n")
+    assert manifest_key(folder, env) != key
+
+
+@pytest.mark.slow  # three real dbt invocations (~10-30 s each on a busy machine)
+def test_parse_runs_once_per_content_and_run_values_reuse_it(project):
+    target = Path(project.project_dir) / "target"
+    prepare_manifest(project)
+    manifest = target / "manifest.json"
+    first = manifest.stat().st_mtime_ns
+    prepare_manifest(project)  # nothing changed: no dbt parse
+    assert manifest.stat().st_mtime_ns == first
+
+    # The day's values through the env: the saved parse is reused (no full re-parse) and the
+    # models see them.
+    env = {**os.environ, **run_vars_env({"as_of": "2026-03-04", "reporting_tz": "Europe/Berlin"})}
+    shown = subprocess.run(
+        [str(Path(sys.executable).with_name("dbt")), "show", "--inline",
+         "select {{ as_of_date() }} as as_of, {{ reporting_tz() }} as tz",
+         "--project-dir", project.project_dir, "--profiles-dir", str(project.profiles_dir),
+         "--target-path", str(target), "--log-path", str(target.parent / "show_logs")],
+        env=env, capture_output=True, text=True, check=False)
+    assert shown.returncode == 0, shown.stdout[-3000:]
+    assert "2026-03-04" in shown.stdout and "Europe/Berlin" in shown.stdout
+    log = (target.parent / "show_logs" / "dbt.log").read_text()
+    assert "Unable to do partial parsing" not in log, log[-3000:]
+
+    model = Path(project.project_dir) / "models" / "marts" / "fct_orders.sql"
+    model.write_text(model.read_text() + "\n-- edited\n")
+    prepare_manifest(project)  # the project changed: parsed again
+    assert manifest.stat().st_mtime_ns != first
