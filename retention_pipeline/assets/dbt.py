@@ -1,9 +1,9 @@
 """dbt models as Dagster assets (dagster-dbt): staging -> intermediate -> marts.
 
 dbt tests surface as asset checks. The as-of date (the partition key) and the other settings dbt
-needs reach the models through the env var RETENTION_DBT_RUN_VARS (dbt_parse.py). Builds are incremental when they can be (build_state.py);
-`full_refresh: true` in the dbt step's run config (launchpad) or `retention run --full-refresh`
-rebuilds every model.
+needs reach the models through the env var RETENTION_DBT_RUN_VARS (dbt_parse.py). Builds are
+incremental when they can be (build_state.py); `full_refresh: true` in the dbt step's run config
+(launchpad) or `retention run --full-refresh` rebuilds every model.
 """
 
 

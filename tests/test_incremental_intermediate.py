@@ -1,0 +1,137 @@
+"""Incremental intermediate models and fct_orders on the cases a generated shop rarely makes
+(docs/operations.md#incremental-runs): an order moving from one customer to another, a product
+changing category, an order of an old day arriving late, a delivery stamped after the as-of day on
+a version stamped before it. Each day the incrementally built warehouse must equal a full-refresh
+copy of it, table by table (staging, intermediate, marts); test_incremental_equals_full.py covers
+the generated shop with the Python steps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from retention_pipeline.assets.dbt import finish_dbt_build, plan_dbt_build
+from retention_pipeline.settings import load_settings
+from retention_pipeline.warehouse import connect
+from tests.support.pipeline import dbt, ingest, write_csv
+from tests.test_incremental_equals_full import _differences, _tables
+
+pytestmark = pytest.mark.slow  # six real dbt builds
+
+DAY0, DAY1, DAY2 = dt.date(2024, 6, 1), dt.date(2024, 6, 2), dt.date(2024, 6, 3)
+ORDERS = "order_id,customer_id,ordered_at,total_amount,status,refunded_amount,updated_at,shipped_at,delivered_at"
+ITEMS = "order_id,product_id,quantity,unit_price"
+EVENTS = "event_id,event_type,occurred_at,customer_id,properties"
+PRODUCTS = "product_id,name,category,price,updated_at"
+
+
+def _props(**values) -> str:
+    return '"' + json.dumps(values).replace('"', '""') + '"'
+
+
+def _land_day0(landing: Path) -> None:
+    write_csv(landing / "customers" / "day0.csv", "customer_id,country",
+              ["a1,US", "a2,US", "a3,DE"])
+    write_csv(landing / "products" / "day0.csv", PRODUCTS,
+              ["p1,Beans,coffee,10.00,2024-01-01T00:00:00Z", "p2,Tea,tea,8.00,2024-01-01T00:00:00Z"])
+    write_csv(landing / "orders" / "day0.csv", ORDERS, [
+        "A1,a1,2024-05-01T10:00:00Z,20.00,completed,,2024-05-01T10:00:00Z,,",
+        "A2,a1,2024-05-10T10:00:00Z,8.00,completed,,2024-05-10T10:00:00Z,,",
+        "B1,a2,2024-05-05T10:00:00Z,10.00,completed,,2024-05-05T10:00:00Z,,",
+        "G1,,2024-05-20T10:00:00Z,10.00,completed,,2024-05-20T10:00:00Z,,",
+    ])
+    write_csv(landing / "order_items" / "day0.csv", ITEMS,
+              ["A1,p1,2,10.00", "A2,p2,1,8.00", "B1,p1,1,10.00", "G1,p1,1,10.00"])
+    write_csv(landing / "events" / "day0.csv", EVENTS, [
+        # no order id: about the customer's latest sold order before it (A2, until A2 moves)
+        f"e1,support_ticket,2024-05-12T09:00:00Z,a1,{_props(first_response_minutes=30)}",
+        # no customer: the named order's customer (a2, until B1 moves)
+        f"e2,complaint,2024-05-06T09:00:00Z,,{_props(order_id='B1')}",
+        f"e3,return_requested,2024-05-07T09:00:00Z,a2,{_props(order_id='B1', product_id='p1')}",
+    ])
+
+
+def _land_day1(landing: Path) -> None:
+    write_csv(landing / "orders" / "day1.csv", ORDERS, [
+        # A2 and B1 move to other customers: both the old and the new customer are recomputed
+        "A2,a2,2024-05-10T10:00:00Z,8.00,completed,,2024-06-02T08:00:00Z,,",
+        "B1,a3,2024-05-05T10:00:00Z,10.00,completed,,2024-06-02T08:00:00Z,,",
+        # an order of an old day arriving late: a3's occasions are renumbered
+        "C0,a3,2024-04-01T10:00:00Z,30.00,completed,,2024-04-01T10:00:00Z,,",
+        # shipped and delivered after the end of DAY1, on a version stamped within it: counts
+        # only from DAY2 on (the order is touched when the delivery crosses the as-of day)
+        ("A1,a1,2024-05-01T10:00:00Z,20.00,completed,,2024-06-02T09:00:00Z,"
+         "2024-06-03T08:00:00Z,2024-06-03T12:00:00Z"),
+    ])
+    write_csv(landing / "order_items" / "day1.csv", ITEMS, ["C0,p2,3,10.00"])
+    # p1 changes category: the occasions of its buyers change their categories
+    write_csv(landing / "products" / "day1.csv", PRODUCTS,
+              ["p1,Beans,whole beans,10.00,2024-06-02T01:00:00Z"])
+    write_csv(landing / "events" / "day1.csv", EVENTS,
+              [f"e4,support_ticket,2024-06-02T09:00:00Z,a3,{_props(order_id='C0')}"])
+
+
+def _build(warehouse: Path, as_of: dt.date, full_refresh: bool) -> str:
+    settings = load_settings(warehouse=warehouse, as_of=as_of)
+    build_id = f"{warehouse.parent.name}-{as_of}-{full_refresh}-{dt.datetime.now().timestamp()}"
+    plan = plan_dbt_build(settings, as_of, full_refresh, build_id)
+    status = "failed"
+    try:
+        dbt(["build", "--exclude-resource-type", "test", *plan.dbt_args()], warehouse,
+            {**settings.dbt_vars(as_of), **plan.dbt_vars()})
+        status = "succeeded"
+    finally:
+        finish_dbt_build(settings, build_id, status)
+    return plan.mode
+
+
+def _rows(warehouse: Path, sql: str) -> list[tuple]:
+    with connect(warehouse, read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def test_moved_orders_recategorised_products_late_orders_and_deliveries(tmp_path):
+    landing = tmp_path / "landing"
+    incremental = tmp_path / "incremental" / "w.duckdb"
+    full = tmp_path / "full" / "w.duckdb"
+    incremental.parent.mkdir()
+    full.parent.mkdir()
+
+    def day(as_of: dt.date) -> str:
+        ingest(landing, incremental, as_of)
+        shutil.copy(incremental, full)
+        with ThreadPoolExecutor(2) as pool:
+            modes = list(pool.map(lambda job: _build(*job),
+                                  [(incremental, as_of, False), (full, as_of, True)]))
+        problems = _differences(_tables(incremental), _tables(full))
+        assert not problems, f"{as_of}: " + "\n".join(p[:2000] for p in problems)
+        return modes[0]
+
+    _land_day0(landing)
+    assert day(DAY0) == "full"
+    assert _rows(incremental, "select order_id from intermediate.int_aftersales_events "
+                 "where event_id = 'e1'") == [("A2",)]
+
+    _land_day1(landing)
+    assert day(DAY1) == "incremental"
+    # What the incremental build recomputed: both customers of each moved order, and p1's buyers.
+    touched = {c for (c,) in _rows(incremental, "select customer_id from pipeline.touched_customers")}
+    assert touched == {"a1", "a2", "a3"}
+    # ...and what it gave (equal to the full refresh, checked above): e1 now about A1, e2 about a3.
+    assert _rows(incremental, "select event_id, customer_id, order_id from "
+                 "intermediate.int_aftersales_events where event_id in ('e1', 'e2') order by 1") == [
+        ("e1", "a1", "A1"), ("e2", "a3", "B1")]
+    assert _rows(incremental, "select order_id, occasion_seq from marts.fct_orders "
+                 "where customer_id = 'a3' order by 1") == [("B1", 2), ("C0", 1)]
+    assert _rows(incremental, "select delivered_at from marts.fct_orders where order_id = 'A1'") == [
+        (None,)]
+
+    assert day(DAY2) == "incremental"  # no new file: the delivery crossed the as-of day
+    assert _rows(incremental, "select delivered_date from marts.fct_orders where order_id = 'A1'") == [
+        (dt.date(2024, 6, 3),)]
