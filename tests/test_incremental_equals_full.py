@@ -32,6 +32,7 @@ import pandas as pd
 import pytest
 
 from retention_pipeline.assets.dbt import finish_dbt_build, plan_dbt_build
+from retention_pipeline.dbt_parse import run_vars_env
 from retention_pipeline.generator import generate_shop
 from retention_pipeline.settings import load_settings
 from retention_pipeline.warehouse import connect
@@ -135,7 +136,10 @@ def _build(warehouse: Path, as_of: dt.date, full_refresh: bool, tests: bool = Tr
     status = "failed"
     try:
         skip = [] if tests else ["--exclude-resource-type", "test"]
-        dbt(["build", *skip, *plan.dbt_args()], warehouse, {**settings.dbt_vars(as_of), **plan.dbt_vars()})
+        # The run's values through the environment, as the dbt asset passes them (dbt_parse.py):
+        # the models are then parsed without them, as in production.
+        dbt(["build", *skip, *plan.dbt_args()], warehouse, {},
+            env=run_vars_env({**settings.dbt_vars(as_of), **plan.dbt_vars()}))
         status = "succeeded"
     finally:
         finish_dbt_build(settings, build_id, status)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from retention_pipeline.assets.dbt import finish_dbt_build, plan_dbt_build
+from retention_pipeline.dbt_parse import run_vars_env
 from retention_pipeline.settings import load_settings
 from retention_pipeline.warehouse import connect
 from tests.support.pipeline import dbt, ingest, write_csv
@@ -83,8 +84,9 @@ def _build(warehouse: Path, as_of: dt.date, full_refresh: bool) -> str:
     plan = plan_dbt_build(settings, as_of, full_refresh, build_id)
     status = "failed"
     try:
-        dbt(["build", "--exclude-resource-type", "test", *plan.dbt_args()], warehouse,
-            {**settings.dbt_vars(as_of), **plan.dbt_vars()})
+        # the run's values through the environment, as the dbt asset passes them (dbt_parse.py)
+        dbt(["build", "--exclude-resource-type", "test", *plan.dbt_args()], warehouse, {},
+            env=run_vars_env({**settings.dbt_vars(as_of), **plan.dbt_vars()}))
         status = "succeeded"
     finally:
         finish_dbt_build(settings, build_id, status)

@@ -2,7 +2,7 @@
 -- and the models by customer, macros/incremental.sql): every customer that any visible version of
 -- a changed order names (an order that moved from one customer to another touches both), and the
 -- buyers of products whose row was touched (their occasions' categories). Empty in a full build.
--- depends_on: {{ source('raw', 'orders') }}, {{ source('raw', 'products') }}
+-- depends_on: {{ source('raw', 'orders') }}, {{ source('raw', 'products') }}, {{ ref('touched_orders') }}, {{ ref('stg_shop__order_items') }}
 {% if incremental_vars_set() -%}
 select customer_id
 from (
