@@ -179,7 +179,7 @@ def _dagster_environment(settings, config: Path | None = None) -> Path:
             continue
         value = value.resolve() if isinstance(value, Path) else value
         os.environ[f"RETENTION_{name.upper()}"] = str(value)
-    prepare_manifest()
+    prepare_manifest(settings=settings)
     return REPO_DIR / "workspace.yaml"
 
 

@@ -41,7 +41,8 @@ def build_definitions(settings: Settings, earliest: dt.date | None = None) -> dg
     # Under `dagster dev` the manifest is remade at every (re)load, so edits to models show up;
     # elsewhere (the CLI, tests) the caller made it, and it is made here only if missing.
     if os.getenv("DAGSTER_IS_DEV_CLI") or not project.manifest_path.exists():
-        prepare_manifest(project)
+        # (parsed only when the project changed, in the env of this location's dbt builds)
+        prepare_manifest(project, settings=settings)
 
     assets = [
         *build_raw_assets(settings, partitions),
