@@ -68,3 +68,23 @@ def test_parse_runs_once_per_content_and_run_values_reuse_it(project):
     model.write_text(model.read_text() + "\n-- edited\n")
     prepare_manifest(project)  # the project changed: parsed again
     assert manifest.stat().st_mtime_ns != first
+
+
+# Project vars a user may set in dbt_project.yml (not run values, so `var` is right for them).
+PROJECT_VARS = {"repurchase_windows"}
+
+
+def test_models_read_the_run_values_through_run_var():
+    """The pipeline passes the run's values in RETENTION_DBT_RUN_VARS, not `--vars`: a model or
+    macro reading them with `var('as_of')` would silently get the default (today) in a Dagster
+    run. Every `var('<name>')` must be a project var; run values go through `run_var`."""
+    import re
+
+    pattern = re.compile(r"(?<![\w.])var\(\s*['\"](\w+)['\"]")
+    offenders = []
+    for folder in ("models", "macros", "tests", "analyses", "snapshots"):
+        for path in sorted((DBT_PROJECT_DIR / folder).rglob("*.sql")):
+            for name in pattern.findall(path.read_text()):
+                if name not in PROJECT_VARS:
+                    offenders.append(f"{path.relative_to(DBT_PROJECT_DIR)}: var('{name}')")
+    assert not offenders, "use run_var(...) (macros/run_vars.sql) for: " + "; ".join(offenders)
