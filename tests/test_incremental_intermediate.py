@@ -38,7 +38,7 @@ def _props(**values) -> str:
 
 def _land_day0(landing: Path) -> None:
     write_csv(landing / "customers" / "day0.csv", "customer_id,country",
-              ["a1,US", "a2,US", "a3,DE"])
+              ["a1,US", "a2,US", "a3,DE", "a4,DE"])
     write_csv(landing / "products" / "day0.csv", PRODUCTS,
               ["p1,Beans,coffee,10.00,2024-01-01T00:00:00Z", "p2,Tea,tea,8.00,2024-01-01T00:00:00Z"])
     write_csv(landing / "orders" / "day0.csv", ORDERS, [
@@ -46,9 +46,10 @@ def _land_day0(landing: Path) -> None:
         "A2,a1,2024-05-10T10:00:00Z,8.00,completed,,2024-05-10T10:00:00Z,,",
         "B1,a2,2024-05-05T10:00:00Z,10.00,completed,,2024-05-05T10:00:00Z,,",
         "G1,,2024-05-20T10:00:00Z,10.00,completed,,2024-05-20T10:00:00Z,,",
+        "D1,a4,2024-05-15T10:00:00Z,8.00,completed,,2024-05-15T10:00:00Z,,",
     ])
     write_csv(landing / "order_items" / "day0.csv", ITEMS,
-              ["A1,p1,2,10.00", "A2,p2,1,8.00", "B1,p1,1,10.00", "G1,p1,1,10.00"])
+              ["A1,p1,2,10.00", "A2,p2,1,8.00", "B1,p1,1,10.00", "G1,p1,1,10.00", "D1,p2,1,8.00"])
     write_csv(landing / "events" / "day0.csv", EVENTS, [
         # no order id: about the customer's latest sold order before it (A2, until A2 moves)
         f"e1,support_ticket,2024-05-12T09:00:00Z,a1,{_props(first_response_minutes=30)}",
@@ -63,6 +64,8 @@ def _land_day1(landing: Path) -> None:
         # A2 and B1 move to other customers: both the old and the new customer are recomputed
         "A2,a2,2024-05-10T10:00:00Z,8.00,completed,,2024-06-02T08:00:00Z,,",
         "B1,a3,2024-05-05T10:00:00Z,10.00,completed,,2024-06-02T08:00:00Z,,",
+        # a4's only order moves away: nothing else touches a4, whose occasion must go
+        "D1,a2,2024-05-15T10:00:00Z,8.00,completed,,2024-06-02T08:00:00Z,,",
         # an order of an old day arriving late: a3's occasions are renumbered
         "C0,a3,2024-04-01T10:00:00Z,30.00,completed,,2024-04-01T10:00:00Z,,",
         # shipped and delivered after the end of DAY1, on a version stamped within it: counts
@@ -124,7 +127,9 @@ def test_moved_orders_recategorised_products_late_orders_and_deliveries(tmp_path
     assert day(DAY1) == "incremental"
     # What the incremental build recomputed: both customers of each moved order, and p1's buyers.
     touched = {c for (c,) in _rows(incremental, "select customer_id from pipeline.touched_customers")}
-    assert touched == {"a1", "a2", "a3"}
+    assert touched == {"a1", "a2", "a3", "a4"}
+    assert _rows(incremental, "select count(*) from intermediate.int_purchase_occasions "
+                 "where customer_id = 'a4'") == [(0,)]
     # ...and what it gave (equal to the full refresh, checked above): e1 now about A1, e2 about a3.
     assert _rows(incremental, "select event_id, customer_id, order_id from "
                  "intermediate.int_aftersales_events where event_id in ('e1', 'e2') order by 1") == [
