@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from retention_pipeline.ingestion.readers import LANDED_TABLE
+from retention_pipeline.ingestion.readers import raw_row_sql
 from retention_pipeline.ingestion.schema import (
     AMOUNT_LIMIT,
     EARLIEST_TIMESTAMP,
@@ -92,13 +92,19 @@ def future_cutoff(batch_date: dt.date, now: dt.datetime) -> dt.datetime:
     return max(batch_end, now) + FUTURE_TOLERANCE
 
 
-def checked_table_sql(schema: EntitySchema, cutoff: dt.datetime) -> str:
-    """CREATE the temp table of the chunk's typed rows (from `_ingest_landed`) with `_id` (row id
-    in the chunk), `_file`, `_row`, `_k1..` (the key), `_reason`, `_detail` and `_fields` (the
-    field-level problems: a list of (column_name, reason, value, detail); null when none).
+def checked_table_sql(
+    schema: EntitySchema, cutoff: dt.datetime, landed: str, suspect: str
+) -> str:
+    """CREATE the temp table of the chunk's typed rows (from `landed`, the SQL of the chunk's
+    rows of text, readers.py) with `_id` (row id in the chunk, in file and row order), `_file`,
+    `_row`, `_k1..` (the key), `_reason`, `_detail`, `_fields` (the field-level problems: a list
+    of (column_name, reason, value, detail); null when none), `_suspect` (the SQL condition
+    `suspect` over the trimmed columns: the row's key may collide, duplicates.py) and `_raw_row`
+    (the row as sent, kept only for rows that fail or are suspect: the others are loaded).
 
-    Layered so that each value is trimmed, cast and parsed once: the rule chain then only compares
-    prepared columns, and the detail text is built for failing rows only.
+    This is the one pass over the files' rows. Layered so that each value is trimmed, cast and
+    parsed once: the rule chain then only compares prepared columns, and the detail text is
+    built for failing rows only.
     """
     cols = schema.columns
     cleaned = _lines(f"{_trimmed(_v(c))} AS {_s(c)}" for c in cols)
@@ -126,7 +132,7 @@ def checked_table_sql(schema: EntitySchema, cutoff: dt.datetime) -> str:
     return f"""
         CREATE OR REPLACE TEMP TABLE {CHECKED_TABLE} AS
         WITH landed AS (
-            SELECT rowid AS _id, * EXCLUDE (_raw_line) FROM {LANDED_TABLE}
+            SELECT (CAST(_file AS BIGINT) << 40) + _row AS _id, * FROM ({landed})
         ),
         cleaned AS (
             SELECT *, {cleaned} FROM landed
@@ -138,15 +144,22 @@ def checked_table_sql(schema: EntitySchema, cutoff: dt.datetime) -> str:
             SELECT *, {parsed} FROM decoded
         ),
         failed AS (
-            SELECT *, {keys}, {failure} AS _failure FROM parsed p
+            SELECT *, {keys}, {failure} AS _failure, {suspect} AS _suspect FROM parsed p
         )
         SELECT _id, _file, _row, {names}, _extra,
             {", ".join(f"_k{i + 1}" for i in range(len(schema.key)))},
             split_part(_failure, ':', 1) AS _reason,
             {detail} AS _detail,
-            {_field_failures(schema)} AS _fields
+            {_field_failures(schema)} AS _fields,
+            _suspect,
+            CASE WHEN _failure IS NOT NULL OR _suspect THEN {raw_row_sql(schema)} END AS _raw_row
         FROM failed
     """
+
+
+def trimmed_text(column: str) -> str:
+    """SQL: a column's text as sent, trimmed, empty = null (what an id becomes when typed)."""
+    return _trimmed(_v(Column(column)))
 
 
 def _trimmed(v: str) -> str:
