@@ -11,6 +11,9 @@ whatever its format:
     _raw_line   VARCHAR  JSON Lines: the line as sent (CSV / Parquet rows are rebuilt from the
                          columns above when they are quarantined)
     _present    VARCHAR[] the known columns the file has (for rebuilding a quarantined row)
+    t__<column> TIMESTAMPTZ  a timestamp column a Parquet file holds as TIMESTAMP WITH TIME ZONE,
+                         as it is (its v__ text is then null): turning ten million instants into
+                         text and parsing them back costs more than the rest of the checks
 
 Parquet is not copied: its source is DuckDB's streaming `read_parquet` (row groups read as the
 query consumes them; `file_row_number` gives the position), so a file of any size goes through
@@ -81,12 +84,28 @@ def create_files_table(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> Non
     con.executemany(f"INSERT INTO {FILES_TABLE} VALUES (?, ?, ?, ?, ?)", rows)
 
 
+def native_columns(schema: EntitySchema) -> tuple[str, ...]:
+    """Columns a source may hold natively typed (`t__<name>`), not as text."""
+    return tuple(c.name for c in schema.columns if c.kind == "timestamp")
+
+
+def text_sql(schema: EntitySchema, name: str) -> str:
+    """SQL: a column's value as sent, as text (a native timestamp rendered as DuckDB renders
+    it, in the session's UTC: the text the file's value had when every value was read as text)."""
+    return native_text(name) if name in native_columns(schema) else f'"v__{name}"'
+
+
+def native_text(name: str) -> str:
+    """SQL: the text of a column that may be held natively (`text_sql`)."""
+    return f'coalesce("v__{name}", CAST("t__{name}" AS VARCHAR))'
+
+
 def raw_row_sql(schema: EntitySchema) -> str:
     """The row as sent, as JSON (over the columns of a source): a JSON Lines line as it is; a
     CSV / Parquet row as an object of the columns the file has (known ones under their contract
     names) and its unknown columns."""
     entries = ", ".join(
-        f'struct_pack(k := {_literal(n)}, v := "v__{n}")' for n in schema.column_names
+        f"struct_pack(k := {_literal(n)}, v := {text_sql(schema, n)})" for n in schema.column_names
     )
     known = f"""to_json(map_from_entries(list_filter([{entries}],
         lambda e: list_contains(_present, e.k))))"""
@@ -199,7 +218,8 @@ def _read_jsonl(con, file: LandingFile, index: int, schema: EntitySchema) -> Sou
                    CASE WHEN _is_object THEN CAST(nullif(CAST(
                        json_merge_patch(line, {known_as_null}) AS VARCHAR), '{{}}') AS JSON) END
                        AS _extra,
-                   line AS _raw_line, {_list_literal(names)} AS _present
+                   line AS _raw_line, {_list_literal(names)} AS _present,
+                   {_no_native(schema)}
             FROM (
                 SELECT *, CASE WHEN _is_object THEN json_extract_string(line, [{paths}]) END
                     AS _values
@@ -261,12 +281,18 @@ def _read_parquet(con, file: LandingFile, index: int, schema: EntitySchema) -> S
         ) from None
     names = [row[0] for row in described]
     mapping = _map_columns(names, schema, file)
+    native = {
+        name: mapping[name]
+        for name in native_columns(schema)
+        if name in mapping and described[mapping[name]][1] == "TIMESTAMP WITH TIME ZONE"
+    }
     casts = ", ".join(
-        f"{_as_text(_ident(name), sql_type)} AS c{i}"
+        f"{_ident(name)} AS t{i}" if i in native.values()
+        else f"{_as_text(_ident(name), sql_type)} AS c{i}"
         for i, (name, sql_type, *_) in enumerate(described)
     )
     rows = f"SELECT file_row_number + 1 AS _row, {casts} FROM {source}"
-    return Source(_columns_sql(index, schema, names, mapping, rows), list(mapping))
+    return Source(_columns_sql(index, schema, names, mapping, rows, native), list(mapping))
 
 
 def _as_text(column: str, sql_type: str) -> str:
@@ -280,18 +306,32 @@ def _as_text(column: str, sql_type: str) -> str:
 # --- shared --------------------------------------------------------------------------------------
 
 
-def _columns_sql(index: int, schema: EntitySchema, names, mapping, rows: str) -> str:
-    """Rows of positional text columns c0.. (and _row) -> the source shape of this module."""
+def _columns_sql(
+    index: int, schema: EntitySchema, names, mapping, rows: str, native: dict[str, int] | None = None
+) -> str:
+    """Rows of positional text columns c0.. (native ones t0..; and _row) -> the source shape of
+    this module."""
+    native = native or {}
     values = ", ".join(
-        f's.c{mapping[n]} AS "v__{n}"' if n in mapping else f'NULL::VARCHAR AS "v__{n}"'
+        f's.c{mapping[n]} AS "v__{n}"' if n in mapping and n not in native
+        else f'NULL::VARCHAR AS "v__{n}"'
         for n in schema.column_names
+    )
+    typed = ", ".join(
+        f'CAST(s.t{native[n]} AS TIMESTAMPTZ) AS "t__{n}"' if n in native
+        else f'NULL::TIMESTAMPTZ AS "t__{n}"'
+        for n in native_columns(schema)
     )
     extras = [(name, f"s.c{i}") for i, name in enumerate(names) if i not in mapping.values()]
     return f"""
         SELECT {index} AS _file, s._row, true AS _is_object, {values},
                {_text_object(extras)} AS _extra, NULL::VARCHAR AS _raw_line,
-               {_list_literal(list(mapping))} AS _present
+               {_list_literal(list(mapping))} AS _present{", " + typed if typed else ""}
         FROM ({rows}) s"""
+
+
+def _no_native(schema: EntitySchema) -> str:
+    return ", ".join(f'NULL::TIMESTAMPTZ AS "t__{n}"' for n in native_columns(schema)) or "NULL AS _no_native"
 
 
 def _column_names(header: list[str]) -> list[str]:
