@@ -243,3 +243,27 @@ def test_parquet_timestamps_are_checked_as_their_text_would_be(tmp_path):
                           "delivery_before_order": 1, "missing_key": 1}
     assert [r[0] for r in parquet[1]] == ["O1", "O5"]
     assert parquet[1][1][13] == dt.datetime(500, 3, 1, 10)  # updated_at, in the year 500
+
+
+def test_a_parquet_page_found_broken_while_streaming_names_the_file(tmp_path):
+    """The footer reads fine, a data page does not: only the streaming pass finds out, and it
+    names the file like any structural problem (nothing of it is written)."""
+    from retention_pipeline.ingestion import LandingError
+
+    root = _landing(tmp_path / "landing")
+    (root / "orders.csv").unlink()
+    path = root / "orders.parquet"
+    duckdb.connect().execute(f"""
+        COPY (SELECT 'O' || i AS order_id, 'C1' AS customer_id,
+                     TIMESTAMPTZ '2024-01-01 00:00:00+00' AS ordered_at, 10.0 AS total_amount,
+                     repeat('x', 50) AS coupon_code FROM range(200000) r(i))
+        TO '{path}' (FORMAT parquet, COMPRESSION uncompressed)""")
+    data = bytearray(path.read_bytes())
+    data[len(data) // 3: len(data) // 3 + 4000] = b"\xff" * 4000
+    path.write_bytes(bytes(data))
+    con = duckdb.connect()
+    with pytest.raises(LandingError, match="^orders.parquet: unreadable Parquet file") as raised:
+        ingest_entity(con, discover_landing(root), "orders", BATCH, now=NOW)
+    assert raised.value.file == "orders.parquet"
+    assert con.execute("SELECT count(*) FROM raw.orders").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM raw.ingest_log").fetchone()[0] == 0
