@@ -71,15 +71,18 @@ def suspects_table_sql(schema: EntitySchema, landed: str, raw_has_rows: bool) ->
     """CREATE the temp table of suspect key hashes, from `landed` (the chunk's rows of text)."""
     columns = _suspect_columns(schema)
     h = f"hash({', '.join(trimmed_text(c) for c in columns)})"
-    in_raw = ""
+    in_raw, key_text = "", ""
     if raw_has_rows:
-        # An inner join (not IN): the planner builds its hash table on the smaller side, the
-        # batch's keys in a daily run, and streams raw's key column past it.
-        raw_h = f"hash({', '.join(f'r.{c}' for c in columns)})"
+        # Joined on the key itself, not its hash: the planner builds the hash table on the
+        # chunk's (few, in a daily run) keys and pushes their min and max into the scan of raw,
+        # whose zone maps then skip the row groups of older keys (ids mostly grow).
+        on = " AND ".join(f"r.{c} = b._k{i}" for i, c in enumerate(columns))
+        key_text = "".join(f", {trimmed_text(c)} AS _k{i}" for i, c in enumerate(columns))
+        keys = ", ".join(f"_k{i}" for i in range(len(columns)))
         in_raw = f"""
             UNION
-            SELECT DISTINCT b.h FROM (SELECT DISTINCT h FROM keys) b
-            JOIN (SELECT {raw_h} AS h FROM {raw_table(schema.name)} r) r ON r.h = b.h"""
+            SELECT DISTINCT b.h FROM (SELECT DISTINCT h, {keys} FROM keys) b
+            JOIN {raw_table(schema.name)} r ON {on}"""
     if schema.replaced_per:
         line = trimmed_text("line_id"), trimmed_text("product_id")
         line_h = f"hash({trimmed_text(schema.replaced_per)}, coalesce({line[0]}, {line[1]}))"
@@ -87,10 +90,10 @@ def suspects_table_sql(schema: EntitySchema, landed: str, raw_has_rows: bool) ->
             SELECT h FROM keys GROUP BY _file, _line_h, h HAVING count(*) > 1
             UNION
             SELECT h FROM keys GROUP BY h HAVING min(_file) <> max(_file)"""
-        selected = f"_file, {h} AS h, {line_h} AS _line_h"
+        selected = f"_file, {h} AS h, {line_h} AS _line_h{key_text}"
     else:
         repeated = "SELECT h FROM keys GROUP BY h HAVING count(*) > 1"
-        selected = f"{h} AS h"
+        selected = f"{h} AS h{key_text}"
     return f"""
         CREATE OR REPLACE TEMP TABLE {SUSPECTS_TABLE} AS
         WITH keys AS MATERIALIZED (SELECT {selected} FROM ({landed}))
