@@ -113,9 +113,11 @@ def classify_statements(schema: EntitySchema) -> list[str]:
     rules above; `_ingest_classified` is every checked row with `_outcome` and its final
     `_reason` / `_detail` (a row that is not suspect is loaded, or quarantined by a row rule)."""
     settle = _per_order_sql(schema) if schema.replaced_per else _versioned_sql(schema)
+    keys = ", ".join(f"{expr} AS _k{i + 1}" for i, expr in enumerate(schema.key_sql("c")))
     return [
+        # The key columns `_k1..` the rules compare, for these rows only.
         f"""CREATE OR REPLACE TEMP TABLE {SUSPECT_ROWS_TABLE} AS
-            SELECT * FROM {CHECKED_TABLE} WHERE _suspect""",
+            SELECT *, {keys} FROM {CHECKED_TABLE} c WHERE _suspect""",
         settle,
         f"""CREATE OR REPLACE TEMP VIEW {CLASSIFIED_TABLE} AS
             SELECT * EXCLUDE (_reason, _detail),
@@ -123,7 +125,7 @@ def classify_statements(schema: EntitySchema) -> list[str]:
                    _reason, _detail
             FROM {CHECKED_TABLE} WHERE NOT _suspect
             UNION ALL BY NAME
-            SELECT * FROM {SETTLED_TABLE}""",
+            SELECT * EXCLUDE ({", ".join(_key_columns(schema))}) FROM {SETTLED_TABLE}""",
     ]
 
 

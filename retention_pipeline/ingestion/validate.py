@@ -97,7 +97,7 @@ def checked_table_sql(
 ) -> str:
     """CREATE the temp table of the chunk's typed rows (from `landed`, the SQL of the chunk's
     rows of text, readers.py) with `_id` (row id in the chunk, in file and row order), `_file`,
-    `_row`, `_k1..` (the key), `_reason`, `_detail`, `_fields` (the field-level problems: a list
+    `_row`, `_reason`, `_detail`, `_fields` (the field-level problems: a list
     of (column_name, reason, value, detail); null when none), `_suspect` (the SQL condition
     `suspect` over the trimmed columns: the row's key may collide, duplicates.py) and `_raw_row`
     (the row as sent, kept only for rows that fail or are suspect: the others are loaded).
@@ -127,7 +127,6 @@ def checked_table_sql(
         + " ".join(f"WHEN _failure = '{key}' THEN {text}" for key, _, text in checks)
         + " END"
     )
-    keys = ", ".join(f"{expr} AS _k{i + 1}" for i, expr in enumerate(schema.key_sql("p")))
     names = ", ".join(f'"{n}"' for n in schema.column_names)
     return f"""
         CREATE OR REPLACE TEMP TABLE {CHECKED_TABLE} AS
@@ -144,10 +143,9 @@ def checked_table_sql(
             SELECT *, {parsed} FROM decoded
         ),
         failed AS (
-            SELECT *, {keys}, {failure} AS _failure, {suspect} AS _suspect FROM parsed p
+            SELECT *, {failure} AS _failure, {suspect} AS _suspect FROM parsed p
         )
         SELECT _id, _file, _row, {names}, _extra,
-            {", ".join(f"_k{i + 1}" for i in range(len(schema.key)))},
             split_part(_failure, ':', 1) AS _reason,
             {detail} AS _detail,
             {_field_failures(schema)} AS _fields,
