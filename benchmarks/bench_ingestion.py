@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_scale  # noqa: E402  (the shop cache and the /proc sampler are shared)
+import bench_scale  # the shop cache and the /proc sampler are shared
 
 HISTORY_ENTITIES = ("customers", "products", "orders", "order_items", "events")
 DAILY_ENTITIES = ("orders", "order_items", "events")
