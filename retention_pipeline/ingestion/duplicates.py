@@ -13,6 +13,17 @@ passed the row rules, in this order:
 4. a repeat of an identical earlier row of the batch -> `duplicate` (the first is kept);
 5. otherwise `loaded`. A later updated_at is a new version: appended (raw keeps every version).
 
+Only rows whose key may collide go through these rules ("suspects"; the rest are loaded, or
+quarantined by the row rules, as they are). A first pass over the files reads the key columns
+alone (Parquet reads no other column) and hashes the keys: a key is suspect when its hash occurs
+more than once in the batch or occurs in raw (for order_items: the order, when one of its line
+keys repeats within a file, it is in more than one file of the batch, or raw has lines of it). A
+key whose hash is unique in the batch and absent from raw cannot be a duplicate or a conflict, so
+the rules above would load it; a hash collision only makes an innocent key suspect, which the
+exact rules then settle. So the outcome is the same as classifying every row, while the window
+sorts and the join against raw cover the few suspect rows (on a first load of years of history,
+only real repeats), not the whole batch.
+
 Events have no updated_at: same event_id with different content is always a conflict.
 order_items have no version stamp either: the lines of an order are replaced as a set by the next
 file that sends the order (stg_shop__order_items). So within a file, the same (order_id, line_id,
@@ -25,9 +36,13 @@ from __future__ import annotations
 
 from retention_pipeline.ingestion.readers import FILES_TABLE
 from retention_pipeline.ingestion.schema import EntitySchema, raw_table
-from retention_pipeline.ingestion.validate import CHECKED_TABLE
+from retention_pipeline.ingestion.validate import CHECKED_TABLE, trimmed_text
 
-CLASSIFIED_TABLE = "_ingest_classified"
+CLASSIFIED_TABLE = "_ingest_classified"  # a view: every checked row with its outcome
+SUSPECTS_TABLE = "_ingest_suspects"  # hashes of the keys that may collide
+SUSPECT_ROWS_TABLE = "_ingest_suspect_rows"  # the checked rows of those keys
+SETTLED_TABLE = "_ingest_settled"  # those rows classified by the rules above
+TEMP_TABLES = (SUSPECTS_TABLE, SUSPECT_ROWS_TABLE, SETTLED_TABLE)
 
 # One window pass finds both batch cases. Narrow rows are partitioned by (pending, key[, version])
 # and ordered by content hash, then position: a partition holds different contents when its first
@@ -45,11 +60,73 @@ _WINDOWS = """
 _QUOTE = "''''"  # a SQL literal holding one single quote
 
 
-def classified_table_sql(schema: EntitySchema) -> str:
-    """CREATE the temp table of every checked row with `_outcome` and final `_reason`/`_detail`."""
+def _suspect_columns(schema: EntitySchema) -> list[str]:
+    """The columns whose hash decides suspicion: the key, or for order_items the order."""
     if schema.replaced_per:
-        return _per_order_sql(schema)
-    return _versioned_sql(schema)
+        return [schema.replaced_per]
+    return [k.removeprefix("{a}.") for k in schema.key]
+
+
+def suspects_table_sql(schema: EntitySchema, landed: str, raw_has_rows: bool) -> str:
+    """CREATE the temp table of suspect key hashes, from `landed` (the chunk's rows of text)."""
+    columns = _suspect_columns(schema)
+    h = f"hash({', '.join(trimmed_text(c) for c in columns)})"
+    in_raw, key_text = "", ""
+    if raw_has_rows:
+        # Joined on the key itself, not its hash: the planner builds the hash table on the
+        # chunk's (few, in a daily run) keys and pushes their min and max into the scan of raw,
+        # whose zone maps then skip the row groups of older keys (ids mostly grow).
+        on = " AND ".join(f"r.{c} = b._k{i}" for i, c in enumerate(columns))
+        key_text = "".join(f", {trimmed_text(c)} AS _k{i}" for i, c in enumerate(columns))
+        keys = ", ".join(f"_k{i}" for i in range(len(columns)))
+        in_raw = f"""
+            UNION
+            SELECT DISTINCT b.h FROM (SELECT DISTINCT h, {keys} FROM keys) b
+            JOIN {raw_table(schema.name)} r ON {on}"""
+    if schema.replaced_per:
+        line = trimmed_text("line_id"), trimmed_text("product_id")
+        line_h = f"hash({trimmed_text(schema.replaced_per)}, coalesce({line[0]}, {line[1]}))"
+        repeated = """
+            SELECT h FROM keys GROUP BY _file, _line_h, h HAVING count(*) > 1
+            UNION
+            SELECT h FROM keys GROUP BY h HAVING min(_file) <> max(_file)"""
+        selected = f"_file, {h} AS h, {line_h} AS _line_h{key_text}"
+    else:
+        repeated = "SELECT h FROM keys GROUP BY h HAVING count(*) > 1"
+        selected = f"{h} AS h{key_text}"
+    return f"""
+        CREATE OR REPLACE TEMP TABLE {SUSPECTS_TABLE} AS
+        WITH keys AS MATERIALIZED (SELECT {selected} FROM ({landed}))
+        {repeated}
+        {in_raw}
+    """
+
+
+def suspect_sql(schema: EntitySchema) -> str:
+    """SQL over validate.py's trimmed columns (`s__<name>`): the row's key is suspect."""
+    columns = ", ".join(f'"s__{c}"' for c in _suspect_columns(schema))
+    return f"(hash({columns}) IN (SELECT h FROM {SUSPECTS_TABLE}))"
+
+
+def classify_statements(schema: EntitySchema) -> list[str]:
+    """SQL run in order after the checked table exists: the suspect rows are classified by the
+    rules above; `_ingest_classified` is every checked row with `_outcome` and its final
+    `_reason` / `_detail` (a row that is not suspect is loaded, or quarantined by a row rule)."""
+    settle = _per_order_sql(schema) if schema.replaced_per else _versioned_sql(schema)
+    keys = ", ".join(f"{expr} AS _k{i + 1}" for i, expr in enumerate(schema.key_sql("c")))
+    return [
+        # The key columns `_k1..` the rules compare, for these rows only.
+        f"""CREATE OR REPLACE TEMP TABLE {SUSPECT_ROWS_TABLE} AS
+            SELECT *, {keys} FROM {CHECKED_TABLE} c WHERE _suspect""",
+        settle,
+        f"""CREATE OR REPLACE TEMP VIEW {CLASSIFIED_TABLE} AS
+            SELECT * EXCLUDE (_reason, _detail),
+                   CASE WHEN _reason IS NULL THEN 'loaded' ELSE 'quarantined' END AS _outcome,
+                   _reason, _detail
+            FROM {CHECKED_TABLE} WHERE NOT _suspect
+            UNION ALL BY NAME
+            SELECT * EXCLUDE ({", ".join(_key_columns(schema))}) FROM {SETTLED_TABLE}""",
+    ]
 
 
 def _key_columns(schema: EntitySchema, alias: str | None = None) -> list[str]:
@@ -100,14 +177,14 @@ def _versioned_sql(schema: EntitySchema) -> str:
     else:
         version, same_version, stamp = "NULL", "true", "no version stamp"
     return f"""
-        CREATE OR REPLACE TEMP TABLE {CLASSIFIED_TABLE} AS
+        CREATE OR REPLACE TEMP TABLE {SETTLED_TABLE} AS
         WITH raw_match AS (
             SELECT v._id,
                    bool_or({_same("v", "r", schema.column_names)}) AS _in_raw,
                    bool_or({same_version}) AS _raw_same_version,
                    min(CASE WHEN {same_version} THEN r._source_file
                             || coalesce(':' || r._source_line, '') END) AS _raw_where
-            FROM {CHECKED_TABLE} v
+            FROM {SUSPECT_ROWS_TABLE} v
             JOIN {raw_table(schema.name)} r ON {_key_equals_raw(schema, "v", "r")}
             WHERE v._reason IS NULL
             GROUP BY v._id
@@ -121,7 +198,7 @@ def _versioned_sql(schema: EntitySchema) -> str:
                    m._raw_where,
                    c._reason IS NULL
                        AND NOT coalesce(m._in_raw OR m._raw_same_version, false) AS _pending
-            FROM {CHECKED_TABLE} c LEFT JOIN raw_match m USING (_id)
+            FROM {SUSPECT_ROWS_TABLE} c LEFT JOIN raw_match m USING (_id)
         ),
         windowed AS (
             SELECT *, {_IN_BATCH}
@@ -150,7 +227,7 @@ def _versioned_sql(schema: EntitySchema) -> str:
                 WHEN w._conflict THEN {_describe_key(schema, "w")}
                     || ' has different rows with {stamp} (' || x._places || ')'
             END AS _detail
-        FROM {CHECKED_TABLE} c
+        FROM {SUSPECT_ROWS_TABLE} c
         JOIN windowed w USING (_id)
         LEFT JOIN conflict_places x
           ON {_keys_match(schema, "w", "x")} AND w._version IS NOT DISTINCT FROM x._version
@@ -161,11 +238,11 @@ def _per_order_sql(schema: EntitySchema) -> str:
     keys = ", ".join(_key_columns(schema))
     group = f'"{schema.replaced_per}"'
     return f"""
-        CREATE OR REPLACE TEMP TABLE {CLASSIFIED_TABLE} AS
+        CREATE OR REPLACE TEMP TABLE {SETTLED_TABLE} AS
         WITH settled AS (
             SELECT c._id, c._file, c._row, {keys}, c.{group}, hash({_content("c", schema)}) AS _h,
                    c._reason IS NULL AS _pending
-            FROM {CHECKED_TABLE} c
+            FROM {SUSPECT_ROWS_TABLE} c
         ),
         windowed AS (
             SELECT *, {_IN_BATCH}
@@ -217,7 +294,7 @@ def _per_order_sql(schema: EntitySchema) -> str:
                 WHEN w._conflict THEN '{schema.replaced_per} ' || {_QUOTE} || c.{group} || {_QUOTE}
                     || ' has different rows for the same line (' || x._places || ')'
             END AS _detail
-        FROM {CHECKED_TABLE} c
+        FROM {SUSPECT_ROWS_TABLE} c
         JOIN windowed w USING (_id)
         LEFT JOIN unchanged u ON u._file = c._file AND u.{group} = c.{group}
         LEFT JOIN conflict_places x ON x._file = w._file AND {_keys_match(schema, "w", "x")}

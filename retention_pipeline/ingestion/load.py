@@ -3,12 +3,19 @@
 1. Skip each file that raw.ingest_log already has with the same size and mtime, or else with the
    same SHA-256 (a daily run's cost follows the new files). Hashing also checks UTF-8.
 2. Read the new files, in order of relative path, in chunks of up to CHUNK_BYTES (so a first
-   load of years of daily drops is planned a few times, not once per file, and memory is
-   bounded): each file into one temp table of text (readers.py); then type and check every row
-   (validate.py) and find duplicates and conflicts against the chunk and raw (duplicates.py),
-   all in set-based SQL over the whole chunk.
+   load of years of daily drops is planned a few times, not once per file; a file larger than
+   that is a chunk of its own). Each file is a stream of text rows (readers.py: Parquet read
+   by DuckDB's streaming scan, row group by row group; CSV / JSON Lines through a temp table of
+   text). Set-based SQL over the whole chunk, each step streaming through DuckDB's operators:
+   a. the key columns alone: which keys may collide (suspects, duplicates.py);
+   b. one pass typing and checking every row (validate.py) into a temp table;
+   c. the suspect rows only: duplicates and conflicts against the chunk and raw.
+   Memory is DuckDB's: its operators and temp tables spill to `duckdb_temp_directory` beyond
+   `duckdb_memory_limit`, and nothing of a file is held in Python.
 3. In one transaction per chunk, append the loaded rows, the quarantined rows and one
-   ingest_log row per file. A structural error in any file of a chunk writes nothing of it.
+   ingest_log row per file. A structural error in any file of a chunk writes nothing of it, and
+   a crash (killed process, full disk) before the commit leaves nothing of the chunk: no rows and
+   no ingest_log row, so the next run reads the files again.
 
 The session time zone is pinned to UTC (timestamps without offset are UTC, and TIMESTAMPTZ text
 renders as UTC) and insertion order is preserved (line numbers), then both are restored.
@@ -26,17 +33,22 @@ from pathlib import Path
 
 import duckdb
 
-from retention_pipeline.ingestion.duplicates import CLASSIFIED_TABLE, classified_table_sql
+from retention_pipeline.ingestion.duplicates import (
+    CLASSIFIED_TABLE,
+    TEMP_TABLES,
+    classify_statements,
+    suspect_sql,
+    suspects_table_sql,
+)
+from retention_pipeline.ingestion.errors import LandingError
 from retention_pipeline.ingestion.fingerprint import fingerprint
 from retention_pipeline.ingestion.landing import Landing, LandingFile, discover_landing, file_stat
 from retention_pipeline.ingestion.readers import (
     FILES_TABLE,
-    LANDED_TABLE,
+    Source,
     create_files_table,
-    create_landed_table,
-    drop_temp_tables,
-    raw_row_sql,
-    read_into_landed,
+    drop_sources,
+    open_source,
 )
 from retention_pipeline.ingestion.schema import (
     ENTITIES,
@@ -247,9 +259,10 @@ def _chunks(files: list[_NewFile]) -> Iterator[list[_NewFile]]:
 def _ingest_chunk(
     con, chunk: list[_NewFile], schema: EntitySchema, batch_date: dt.date, cutoff: dt.datetime
 ) -> list[FileStats]:
+    sources: list[Source] = []
     try:
-        create_landed_table(con, schema)
-        present = [read_into_landed(con, f.file, i, schema) for i, f in enumerate(chunk)]
+        for i, f in enumerate(chunk):
+            sources.append(open_source(con, f.file, i, schema))
         first = _next_ingested_at(con)
         # Strictly increasing per file: staging orders versions by _ingested_at, then file.
         create_files_table(
@@ -259,25 +272,49 @@ def _ingest_chunk(
                     i,
                     f.file.relative,
                     f.file.format != "parquet",
-                    present[i],
+                    sources[i].present,
                     first + dt.timedelta(microseconds=i),
                 )
                 for i, f in enumerate(chunk)
             ],
         )
-        con.execute(checked_table_sql(schema, cutoff))
-        con.execute(classified_table_sql(schema))
+        landed = "\n        UNION ALL\n".join(source.sql for source in sources)
+        raw_has_rows = con.execute(f"SELECT 1 FROM {raw_table(schema.name)} LIMIT 1").fetchone()
+        with _streaming_errors(chunk):
+            con.execute(suspects_table_sql(schema, landed, raw_has_rows is not None))
+            con.execute(checked_table_sql(schema, cutoff, landed, suspect_sql(schema)))
+        for statement in classify_statements(schema):
+            con.execute(statement)
         stats = _chunk_stats(con, chunk, schema)
         _write(con, chunk, schema, stats, batch_date)
         return stats
     finally:
-        drop_temp_tables(con)
-        for table in (CHECKED_TABLE, CLASSIFIED_TABLE):
+        drop_sources(con, sources)
+        con.execute(f"DROP VIEW IF EXISTS temp.{CLASSIFIED_TABLE}")
+        for table in (CHECKED_TABLE, FILES_TABLE, *TEMP_TABLES):
             con.execute(f"DROP TABLE IF EXISTS temp.{table}")
 
 
+@contextmanager
+def _streaming_errors(chunk: list[_NewFile]) -> Iterator[None]:
+    """A Parquet file whose pages cannot be read shows it only while streamed: a LandingError
+    naming the file (the one DuckDB's message names, else the chunk's only Parquet file)."""
+    try:
+        yield
+    except duckdb.Error as exc:
+        if isinstance(exc, duckdb.OutOfMemoryException):
+            raise
+        message = str(exc)
+        parquet = [f.file for f in chunk if f.file.format == "parquet"]
+        named = [f for f in parquet if str(f.path) in message] or parquet[:1]
+        if not named or "arquet" not in message:
+            raise
+        first_line = message.strip().splitlines()[0]
+        raise LandingError(f"unreadable Parquet file: {first_line}", file=named[0].relative) from None
+
+
 def _chunk_stats(con, chunk: list[_NewFile], schema: EntitySchema) -> list[FileStats]:
-    read = dict(con.execute(f"SELECT _file, count(*) FROM {LANDED_TABLE} GROUP BY ALL").fetchall())
+    read = dict(con.execute(f"SELECT _file, count(*) FROM {CHECKED_TABLE} GROUP BY ALL").fetchall())
     outcomes = {i: dict.fromkeys(OUTCOMES, 0) for i in range(len(chunk))}
     reasons: dict[int, dict[str, int]] = {i: {} for i in range(len(chunk))}
     for index, outcome, reason, count in con.execute(
@@ -378,18 +415,17 @@ def _write(
                        CASE WHEN f.has_lines THEN c._row END AS _source_line,
                        CAST(? AS DATE) AS _batch_date, f.ingested_at AS _ingested_at, c._extra
                 FROM {CLASSIFIED_TABLE} c JOIN {FILES_TABLE} f USING (_file)
-                WHERE c._outcome = 'loaded' ORDER BY c._id""",
+                WHERE c._outcome = 'loaded'""",
             [batch_date],
         )
         con.execute(
             f"""INSERT INTO {QUARANTINE_TABLE} BY NAME
                 SELECT CAST(? AS VARCHAR) AS entity, f.source_file, c._row AS source_line,
                        'row' AS level, c._reason AS reason, c._detail AS detail,
-                       {raw_row_sql(schema, "l", "f")} AS raw_row,
+                       c._raw_row AS raw_row,
                        CAST(? AS DATE) AS _batch_date, f.ingested_at AS _ingested_at
                 FROM {CLASSIFIED_TABLE} c
                 JOIN {FILES_TABLE} f USING (_file)
-                JOIN (SELECT rowid AS _id, * FROM {LANDED_TABLE}) l ON l._id = c._id
                 WHERE c._outcome = 'quarantined' ORDER BY c._id""",
             [schema.name, batch_date],
         )

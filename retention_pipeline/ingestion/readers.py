@@ -1,6 +1,7 @@
-"""Reading landing files into one DuckDB temp table of text values, in file order.
+"""Reading landing files as streams of text rows, in file order.
 
-Every file of a chunk (load.py) is appended to `_ingest_landed`, whatever its format:
+Each file of a chunk (load.py) becomes one SQL source (`Source.sql`) of rows shaped alike,
+whatever its format:
 
     _file       INTEGER  the file's index in the chunk (`_ingest_files` names it)
     _row        BIGINT   1-based position in the file
@@ -9,19 +10,29 @@ Every file of a chunk (load.py) is appended to `_ingest_landed`, whatever its fo
     _extra      JSON     the unknown columns as a JSON object, null when there are none
     _raw_line   VARCHAR  JSON Lines: the line as sent (CSV / Parquet rows are rebuilt from the
                          columns above when they are quarantined)
+    _present    VARCHAR[] the known columns the file has (for rebuilding a quarantined row)
+    t__<column> TIMESTAMPTZ  a timestamp column a Parquet file holds as TIMESTAMP WITH TIME ZONE,
+                         as it is (its v__ text is then null): turning ten million instants into
+                         text and parsing them back costs more than the rest of the checks
 
-Typing and validation happen afterwards, once for the whole chunk, in SQL (validate.py).
+Parquet is not copied: its source is DuckDB's streaming `read_parquet` (row groups read as the
+query consumes them; `file_row_number` gives the position), so a file of any size goes through
+the checks within the DuckDB memory limit. CSV and JSON Lines are read once into a temp table of
+text (DuckDB spills it to the temp directory beyond the memory limit), because DuckDB reports a
+malformed record with its line number only while reading, and positions come from that table's
+rowid (CREATE TABLE AS from a file keeps the file's order: preserve_insertion_order, which load.py
+pins on). For CSV the position is the data record (1 = the first row after the header; blank lines
+are not records, and a quoted value spanning lines is one record); for JSON Lines the physical
+line; for Parquet the row index.
 
-Positions come from rowid: `CREATE TABLE AS SELECT` from a file keeps the file's order (DuckDB's
-preserve_insertion_order, which load.py pins on), so rowid + 1 is the record number. For CSV that
-is the data record (1 = the first row after the header; blank lines are not records, and a quoted
-value spanning lines is one record); for JSON Lines the physical line; for Parquet the row index.
+Typing and validation happen afterwards, in one pass over all sources of the chunk (validate.py).
 """
 
 from __future__ import annotations
 
 import csv
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -30,10 +41,9 @@ from retention_pipeline.ingestion.errors import LandingError
 from retention_pipeline.ingestion.landing import LandingFile
 from retention_pipeline.ingestion.schema import EntitySchema
 
-LANDED_TABLE = "_ingest_landed"
 FILES_TABLE = "_ingest_files"
-_SCAN_TABLE = "_ingest_scan"
-TEMP_TABLES = (LANDED_TABLE, FILES_TABLE, _SCAN_TABLE)
+_SCAN_TABLE = "_ingest_scan_{index}"  # a text file's rows, per file of the chunk
+_LANDED_TABLE = "_ingest_landed_{index}"  # a JSON Lines file's rows, split into columns
 
 # A single header cell holding one of these means the file is not comma-separated.
 FOREIGN_DELIMITERS = {";": ";", "\t": "tab", "|": "|"}
@@ -41,24 +51,27 @@ MAX_JSONL_LINE_BYTES = 64 << 20
 _NESTED_TYPE = re.compile(r"^(STRUCT|MAP|UNION)\(|\[\d*\]$")
 
 
-def create_landed_table(con: duckdb.DuckDBPyConnection, schema: EntitySchema) -> None:
-    texts = ", ".join(f'"v__{name}" VARCHAR' for name in schema.column_names)
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE {LANDED_TABLE} (
-            _file INTEGER, _row BIGINT, _is_object BOOLEAN, {texts}, _extra JSON, _raw_line VARCHAR
-        )""")
+@dataclass(frozen=True)
+class Source:
+    """One landing file as rows of text (the shape above), and the known columns it has."""
+
+    sql: str  # a SELECT of the rows
+    present: list[str]
+    temp_tables: tuple[str, ...] = ()  # dropped after the chunk
 
 
-def read_into_landed(
+def open_source(
     con: duckdb.DuckDBPyConnection, file: LandingFile, index: int, schema: EntitySchema
-) -> list[str]:
-    """Append the file's rows to `_ingest_landed` as file number `index`; LandingError if the
-    file cannot be read as a whole. Returns the known columns the file has."""
+) -> Source:
+    """The file as file number `index` of the chunk; LandingError if its structure is wrong."""
     readers = {"csv": _read_csv, "jsonl": _read_jsonl, "parquet": _read_parquet}
-    try:
-        return readers[file.format](con, file, index, schema)
-    finally:
-        con.execute(f"DROP TABLE IF EXISTS temp.{_SCAN_TABLE}")
+    return readers[file.format](con, file, index, schema)
+
+
+def drop_sources(con: duckdb.DuckDBPyConnection, sources: list[Source]) -> None:
+    for source in sources:
+        for table in source.temp_tables:
+            con.execute(f"DROP TABLE IF EXISTS temp.{table}")
 
 
 def create_files_table(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> None:
@@ -71,44 +84,57 @@ def create_files_table(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> Non
     con.executemany(f"INSERT INTO {FILES_TABLE} VALUES (?, ?, ?, ?, ?)", rows)
 
 
-def raw_row_sql(schema: EntitySchema, landed: str, files: str) -> str:
-    """The row as sent, as JSON: a JSON Lines line as it is; a CSV / Parquet row as an object of
-    the columns the file has (known ones under their contract names) and its unknown columns."""
+def native_columns(schema: EntitySchema) -> tuple[str, ...]:
+    """Columns a source may hold natively typed (`t__<name>`), not as text."""
+    return tuple(c.name for c in schema.columns if c.kind == "timestamp")
+
+
+def text_sql(schema: EntitySchema, name: str) -> str:
+    """SQL: a column's value as sent, as text (a native timestamp rendered as DuckDB renders
+    it, in the session's UTC: the text the file's value had when every value was read as text)."""
+    return native_text(name) if name in native_columns(schema) else f'"v__{name}"'
+
+
+def native_text(name: str) -> str:
+    """SQL: the text of a column that may be held natively (`text_sql`)."""
+    return f'coalesce("v__{name}", CAST("t__{name}" AS VARCHAR))'
+
+
+def raw_row_sql(schema: EntitySchema) -> str:
+    """The row as sent, as JSON (over the columns of a source): a JSON Lines line as it is; a
+    CSV / Parquet row as an object of the columns the file has (known ones under their contract
+    names) and its unknown columns."""
     entries = ", ".join(
-        f'struct_pack(k := {_literal(n)}, v := {landed}."v__{n}")' for n in schema.column_names
+        f"struct_pack(k := {_literal(n)}, v := {text_sql(schema, n)})" for n in schema.column_names
     )
     known = f"""to_json(map_from_entries(list_filter([{entries}],
-        lambda e: list_contains({files}.present, e.k))))"""
+        lambda e: list_contains(_present, e.k))))"""
     return f"""CASE
-        WHEN {landed}._raw_line IS NULL
-            THEN json_merge_patch({known}, coalesce({landed}._extra, '{{}}'))
-        WHEN json_valid({landed}._raw_line) THEN json({landed}._raw_line)
-        ELSE to_json({landed}._raw_line) END"""
-
-
-def drop_temp_tables(con: duckdb.DuckDBPyConnection) -> None:
-    for table in TEMP_TABLES:
-        con.execute(f"DROP TABLE IF EXISTS temp.{table}")
+        WHEN _raw_line IS NULL THEN json_merge_patch({known}, coalesce(_extra, '{{}}'))
+        WHEN json_valid(_raw_line) THEN json(_raw_line)
+        ELSE to_json(_raw_line) END"""
 
 
 # --- CSV -----------------------------------------------------------------------------------------
 
 
-def _read_csv(con, file: LandingFile, index: int, schema: EntitySchema) -> list[str]:
+def _read_csv(con, file: LandingFile, index: int, schema: EntitySchema) -> Source:
     names = _column_names(_csv_header(file))
     mapping = _map_columns(names, schema, file)
     columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(names)))
+    scan = _SCAN_TABLE.format(index=index)
     try:
         con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE {_SCAN_TABLE} AS
+            CREATE OR REPLACE TEMP TABLE {scan} AS
             SELECT * FROM read_csv({_literal(file.path)},
                 header = true, auto_detect = false, columns = {{{columns}}},
                 delim = ',', quote = '"', escape = '"', strict_mode = true, null_padding = false)
         """)
     except duckdb.Error as exc:
+        con.execute(f"DROP TABLE IF EXISTS temp.{scan}")
         raise _csv_error(exc, file) from None
-    _append_columns(con, index, schema, names, mapping)
-    return list(mapping)
+    rows = f"SELECT rowid + 1 AS _row, * FROM {scan}"
+    return Source(_columns_sql(index, schema, names, mapping, rows), list(mapping), (scan,))
 
 
 def _csv_header(file: LandingFile) -> list[str]:
@@ -164,47 +190,59 @@ def _csv_error(exc: duckdb.Error, file: LandingFile) -> LandingError:
 # --- JSON Lines ----------------------------------------------------------------------------------
 
 
-def _read_jsonl(con, file: LandingFile, index: int, schema: EntitySchema) -> list[str]:
+def _read_jsonl(con, file: LandingFile, index: int, schema: EntitySchema) -> Source:
     # Each physical line is one record: read lines verbatim (no quoting, a delimiter that valid
     # JSON text never contains), so that a broken line is quarantined instead of failing the file.
+    scan, landed = _SCAN_TABLE.format(index=index), _LANDED_TABLE.format(index=index)
     try:
         con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE {_SCAN_TABLE} AS
+            CREATE OR REPLACE TEMP TABLE {scan} AS
             SELECT line FROM read_csv({_literal(file.path)},
                 header = false, auto_detect = false, columns = {{'line': 'VARCHAR'}},
                 delim = '\\0', quote = '', escape = '', max_line_size = {MAX_JSONL_LINE_BYTES})
         """)
     except duckdb.Error as exc:
+        con.execute(f"DROP TABLE IF EXISTS temp.{scan}")
         raise LandingError(
             f"unreadable JSON Lines file: {_first_line(exc)}", file=file.relative
         ) from None
     names = schema.column_names
     paths = ", ".join(_json_path(name) for name in names)
-    values = ", ".join(f"_values[{i + 1}]" for i in range(len(names)))
+    values = ", ".join(f'_values[{i + 1}] AS "v__{n}"' for i, n in enumerate(names))
     # RFC 7396 merge patch: a null in the patch removes that key, leaving the unknown ones.
     known_as_null = _literal("{" + ", ".join(f'"{n}": null' for n in names) + "}")
-    con.execute(f"""
-        INSERT INTO {LANDED_TABLE}
-        SELECT {index}, _row, _is_object, {values},
-               CASE WHEN _is_object THEN CAST(nullif(CAST(
-                   json_merge_patch(line, {known_as_null}) AS VARCHAR), '{{}}') AS JSON) END,
-               line
-        FROM (
-            SELECT *, CASE WHEN _is_object THEN json_extract_string(line, [{paths}]) END AS _values
+    try:
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE {landed} AS
+            SELECT {index} AS _file, _row, _is_object, {values},
+                   CASE WHEN _is_object THEN CAST(nullif(CAST(
+                       json_merge_patch(line, {known_as_null}) AS VARCHAR), '{{}}') AS JSON) END
+                       AS _extra,
+                   line AS _raw_line, {_list_literal(names)} AS _present,
+                   {_no_native(schema)}
             FROM (
-                SELECT rowid + 1 AS _row, line,
-                       CASE WHEN json_valid(line) THEN json_type(line) = 'OBJECT' ELSE false END
-                           AS _is_object
-                FROM {_SCAN_TABLE}
-                WHERE line IS NOT NULL AND trim(line) <> ''
+                SELECT *, CASE WHEN _is_object THEN json_extract_string(line, [{paths}]) END
+                    AS _values
+                FROM (
+                    SELECT rowid + 1 AS _row, line,
+                           CASE WHEN json_valid(line) THEN json_type(line) = 'OBJECT' ELSE false
+                           END AS _is_object
+                    FROM {scan}
+                    WHERE line IS NOT NULL AND trim(line) <> ''
+                )
             )
-        )
-    """)
-    _check_jsonl_keys(con, file, index, schema)
-    return list(names)
+        """)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS temp.{scan}")
+    try:
+        _check_jsonl_keys(con, file, landed, schema)
+    except LandingError:
+        con.execute(f"DROP TABLE IF EXISTS temp.{landed}")
+        raise
+    return Source(f"SELECT * FROM {landed}", list(names), (landed,))
 
 
-def _check_jsonl_keys(con, file: LandingFile, index: int, schema: EntitySchema) -> None:
+def _check_jsonl_keys(con, file: LandingFile, landed: str, schema: EntitySchema) -> None:
     """A required key that no record of the file has is a missing column (a structural problem)."""
     required = schema.required_columns
     counts = ", ".join(
@@ -212,8 +250,7 @@ def _check_jsonl_keys(con, file: LandingFile, index: int, schema: EntitySchema) 
         for n in required
     )
     row = con.execute(
-        f"SELECT count(*) FILTER (WHERE _is_object), {counts} FROM {LANDED_TABLE} "
-        f"WHERE _file = {index}"
+        f"SELECT count(*) FILTER (WHERE _is_object), {counts} FROM {landed}"
     ).fetchone()
     objects, present = row[0], row[1:]
     if not objects:
@@ -230,23 +267,32 @@ def _check_jsonl_keys(con, file: LandingFile, index: int, schema: EntitySchema) 
 # --- Parquet -------------------------------------------------------------------------------------
 
 
-def _read_parquet(con, file: LandingFile, index: int, schema: EntitySchema) -> list[str]:
-    source = f"read_parquet({_literal(file.path)})"
+def _read_parquet(con, file: LandingFile, index: int, schema: EntitySchema) -> Source:
+    # Only the footer is read here; the rows stream when the chunk's checks run (load.py names
+    # the file if a page turns out unreadable then).
+    source = f"read_parquet({_literal(file.path)}, file_row_number = true)"
     try:
-        described = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
-        names = [row[0] for row in described]
-        mapping = _map_columns(names, schema, file)
-        casts = ", ".join(
-            f"{_as_text(_ident(name), sql_type)} AS c{i}"
-            for i, (name, sql_type, *_) in enumerate(described)
-        )
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {_SCAN_TABLE} AS SELECT {casts} FROM {source}")
+        described = con.execute(
+            f"DESCRIBE SELECT * FROM read_parquet({_literal(file.path)})"
+        ).fetchall()
     except duckdb.Error as exc:
         raise LandingError(
             f"unreadable Parquet file: {_first_line(exc)}", file=file.relative
         ) from None
-    _append_columns(con, index, schema, names, mapping)
-    return list(mapping)
+    names = [row[0] for row in described]
+    mapping = _map_columns(names, schema, file)
+    native = {
+        name: mapping[name]
+        for name in native_columns(schema)
+        if name in mapping and described[mapping[name]][1] == "TIMESTAMP WITH TIME ZONE"
+    }
+    casts = ", ".join(
+        f"{_ident(name)} AS t{i}" if i in native.values()
+        else f"{_as_text(_ident(name), sql_type)} AS c{i}"
+        for i, (name, sql_type, *_) in enumerate(described)
+    )
+    rows = f"SELECT file_row_number + 1 AS _row, {casts} FROM {source}"
+    return Source(_columns_sql(index, schema, names, mapping, rows, native), list(mapping))
 
 
 def _as_text(column: str, sql_type: str) -> str:
@@ -260,15 +306,32 @@ def _as_text(column: str, sql_type: str) -> str:
 # --- shared --------------------------------------------------------------------------------------
 
 
-def _append_columns(con, index: int, schema: EntitySchema, names, mapping) -> None:
-    """Scan table of positional text columns c0.. -> rows of `_ingest_landed`."""
-    values = ", ".join(f"s.c{mapping[n]}" if n in mapping else "NULL" for n in schema.column_names)
+def _columns_sql(
+    index: int, schema: EntitySchema, names, mapping, rows: str, native: dict[str, int] | None = None
+) -> str:
+    """Rows of positional text columns c0.. (native ones t0..; and _row) -> the source shape of
+    this module."""
+    native = native or {}
+    values = ", ".join(
+        f's.c{mapping[n]} AS "v__{n}"' if n in mapping and n not in native
+        else f'NULL::VARCHAR AS "v__{n}"'
+        for n in schema.column_names
+    )
+    typed = ", ".join(
+        f'CAST(s.t{native[n]} AS TIMESTAMPTZ) AS "t__{n}"' if n in native
+        else f'NULL::TIMESTAMPTZ AS "t__{n}"'
+        for n in native_columns(schema)
+    )
     extras = [(name, f"s.c{i}") for i, name in enumerate(names) if i not in mapping.values()]
-    con.execute(f"""
-        INSERT INTO {LANDED_TABLE}
-        SELECT {index}, s.rowid + 1, true, {values}, {_text_object(extras)}, NULL
-        FROM {_SCAN_TABLE} s
-    """)
+    return f"""
+        SELECT {index} AS _file, s._row, true AS _is_object, {values},
+               {_text_object(extras)} AS _extra, NULL::VARCHAR AS _raw_line,
+               {_list_literal(list(mapping))} AS _present{", " + typed if typed else ""}
+        FROM ({rows}) s"""
+
+
+def _no_native(schema: EntitySchema) -> str:
+    return ", ".join(f'NULL::TIMESTAMPTZ AS "t__{n}"' for n in native_columns(schema)) or "NULL AS _no_native"
 
 
 def _column_names(header: list[str]) -> list[str]:
@@ -308,6 +371,10 @@ def _first_line(exc: duckdb.Error) -> str:
 
 def _literal(value: str | Path) -> str:
     return "'" + str(value).replace("'", "''") + "'"
+
+
+def _list_literal(values) -> str:
+    return "CAST([" + ", ".join(_literal(v) for v in values) + "] AS VARCHAR[])"
 
 
 def _json_path(key: str) -> str:

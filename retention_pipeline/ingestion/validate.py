@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from retention_pipeline.ingestion.readers import LANDED_TABLE
+from retention_pipeline.ingestion.readers import native_text, raw_row_sql
 from retention_pipeline.ingestion.schema import (
     AMOUNT_LIMIT,
     EARLIEST_TIMESTAMP,
@@ -92,16 +92,22 @@ def future_cutoff(batch_date: dt.date, now: dt.datetime) -> dt.datetime:
     return max(batch_end, now) + FUTURE_TOLERANCE
 
 
-def checked_table_sql(schema: EntitySchema, cutoff: dt.datetime) -> str:
-    """CREATE the temp table of the chunk's typed rows (from `_ingest_landed`) with `_id` (row id
-    in the chunk), `_file`, `_row`, `_k1..` (the key), `_reason`, `_detail` and `_fields` (the
-    field-level problems: a list of (column_name, reason, value, detail); null when none).
+def checked_table_sql(
+    schema: EntitySchema, cutoff: dt.datetime, landed: str, suspect: str
+) -> str:
+    """CREATE the temp table of the chunk's typed rows (from `landed`, the SQL of the chunk's
+    rows of text, readers.py) with `_id` (row id in the chunk, in file and row order), `_file`,
+    `_row`, `_reason`, `_detail`, `_fields` (the field-level problems: a list
+    of (column_name, reason, value, detail); null when none), `_suspect` (the SQL condition
+    `suspect` over the trimmed columns: the row's key may collide, duplicates.py) and `_raw_row`
+    (the row as sent, kept only for rows that fail or are suspect: the others are loaded).
 
-    Layered so that each value is trimmed, cast and parsed once: the rule chain then only compares
-    prepared columns, and the detail text is built for failing rows only.
+    This is the one pass over the files' rows. Layered so that each value is trimmed, cast and
+    parsed once: the rule chain then only compares prepared columns, and the detail text is
+    built for failing rows only.
     """
     cols = schema.columns
-    cleaned = _lines(f"{_trimmed(_v(c))} AS {_s(c)}" for c in cols)
+    cleaned = _lines(f"{_cleaned(c)} AS {_s(c)}" for c in cols)
     # Numbers as doubles (range checks) and JSON minified (json() parses once; equal objects
     # then compare equal as text), each computed once.
     decoded = _lines(
@@ -121,12 +127,11 @@ def checked_table_sql(schema: EntitySchema, cutoff: dt.datetime) -> str:
         + " ".join(f"WHEN _failure = '{key}' THEN {text}" for key, _, text in checks)
         + " END"
     )
-    keys = ", ".join(f"{expr} AS _k{i + 1}" for i, expr in enumerate(schema.key_sql("p")))
     names = ", ".join(f'"{n}"' for n in schema.column_names)
     return f"""
         CREATE OR REPLACE TEMP TABLE {CHECKED_TABLE} AS
         WITH landed AS (
-            SELECT rowid AS _id, * EXCLUDE (_raw_line) FROM {LANDED_TABLE}
+            SELECT (CAST(_file AS BIGINT) << 40) + _row AS _id, * FROM ({landed})
         ),
         cleaned AS (
             SELECT *, {cleaned} FROM landed
@@ -138,15 +143,41 @@ def checked_table_sql(schema: EntitySchema, cutoff: dt.datetime) -> str:
             SELECT *, {parsed} FROM decoded
         ),
         failed AS (
-            SELECT *, {keys}, {failure} AS _failure FROM parsed p
+            SELECT *, {failure} AS _failure, {suspect} AS _suspect FROM parsed p
         )
         SELECT _id, _file, _row, {names}, _extra,
-            {", ".join(f"_k{i + 1}" for i in range(len(schema.key)))},
             split_part(_failure, ':', 1) AS _reason,
             {detail} AS _detail,
-            {_field_failures(schema)} AS _fields
+            {_field_failures(schema)} AS _fields,
+            _suspect,
+            CASE WHEN _failure IS NOT NULL OR _suspect THEN {raw_row_sql(schema)} END AS _raw_row
         FROM failed
     """
+
+
+def trimmed_text(column: str) -> str:
+    """SQL: a column's text as sent, trimmed, empty = null (what an id becomes when typed)."""
+    return _trimmed(_v(Column(column)))
+
+
+# A native timestamp (readers.py) in this range renders as an ISO 8601 text that parses back to
+# the same instant, so it is taken as it is; outside it (year 0, BC, infinity) it goes the way
+# of its text, as it always did.
+_NATIVE_RANGE = "BETWEEN TIMESTAMPTZ '1000-01-01 00:00:00+00' AND TIMESTAMPTZ '9999-12-31 00:00:00+00'"
+
+
+def _native_ok(c: Column) -> str:
+    return f'("t__{c.name}" {_NATIVE_RANGE})'
+
+
+def _cleaned(c: Column) -> str:
+    """SQL: the trimmed text, empty = null. A native timestamp in range has no text to check
+    (its text is never empty): '' stands for it, and `_typed` takes the value itself."""
+    if c.kind != "timestamp":
+        return _trimmed(_v(c))
+    t = f'"t__{c.name}"'
+    return (f"CASE WHEN {t} IS NULL THEN {_trimmed(_v(c))} WHEN {_native_ok(c)} THEN '' "
+            f"ELSE CAST({t} AS VARCHAR) END")
 
 
 def _trimmed(v: str) -> str:
@@ -157,6 +188,10 @@ def _trimmed(v: str) -> str:
 
 def _v(c: Column) -> str:
     return f'"v__{c.name}"'  # the text as sent
+
+
+def _text(c: Column) -> str:
+    return native_text(c.name) if c.kind == "timestamp" else _v(c)
 
 
 def _s(c: Column) -> str:
@@ -175,6 +210,12 @@ def _numeric(c: Column) -> bool:
     return c.kind in ("decimal", "integer")
 
 
+def _is_object(c: Column) -> str:
+    # json() minifies: its text starts with '{' exactly when the value is an object (cheaper
+    # than json_type, which parses again).
+    return f"starts_with(CAST({_j(c)} AS VARCHAR), '{{')"
+
+
 def _number_ok(c: Column) -> str:
     # DuckDB's DOUBLE cast takes plain and scientific notation (and rejects thousands separators
     # and hex); it also takes inf/nan and digit separators '_', which are not numbers to a shop.
@@ -191,13 +232,15 @@ def _typed(c: Column) -> str:
         case "lower_text":
             return f"lower({s})"
         case "timestamp":
+            native = f'make_timestamp(epoch_us("t__{c.name}"))'
             # The instant's epoch as a naive timestamp is naive UTC (cheaper than timezone('UTC',
             # ..), which goes through ICU). A value without offset is parsed in the session time
             # zone, which load.py pins to UTC: no offset means UTC (docs/metrics.md#inputs).
             # The pattern keeps out what the cast takes but ISO 8601 does not ('epoch',
             # '2024/01/31').
             return (
-                f"CASE WHEN regexp_matches({s}, '{_ISO_DATE_START}') "
+                f"CASE WHEN {_native_ok(c)} THEN {native} "
+                f"WHEN regexp_matches({s}, '{_ISO_DATE_START}') "
                 f"THEN make_timestamp(epoch_us(TRY_CAST({s} AS TIMESTAMPTZ))) END"
             )
         case "date":
@@ -216,7 +259,7 @@ def _typed(c: Column) -> str:
                 f"WHEN lower({s}) IN {_words(FALSE_WORDS)} THEN false END"
             )
         case "json_object":
-            return f"CASE WHEN json_type({_j(c)}) = 'OBJECT' THEN {_j(c)} END"
+            return f"CASE WHEN {_is_object(c)} THEN {_j(c)} END"
     raise ValueError(f"unknown column kind {c.kind!r}")
 
 
@@ -255,7 +298,7 @@ def _checks(schema: EntitySchema, cutoff: dt.datetime) -> list[tuple[str, str, s
             )
     for c in cols:
         if c.kind == "json_object" and not c.field_level:
-            not_object = f"({_j(c)} IS NULL OR json_type({_j(c)}) NOT IN ('OBJECT', 'NULL'))"
+            not_object = f"({_j(c)} IS NULL OR NOT ({_is_object(c)} OR {_j(c)} = 'null'))"
             add("bad_json", c, f"({_s(c)} IS NOT NULL AND {not_object})", "is not a JSON object")
     for c in cols:
         if c.negative_reason:
@@ -294,7 +337,7 @@ FIELD_TYPE = "STRUCT(column_name VARCHAR, reason VARCHAR, value VARCHAR, detail 
 def _field_rule(c: Column) -> tuple[str, str, str]:
     """(reason, condition, text) of a field-level column: the value was sent but does not parse."""
     if c.kind == "json_object":
-        not_object = f"({_j(c)} IS NULL OR json_type({_j(c)}) NOT IN ('OBJECT', 'NULL'))"
+        not_object = f"({_j(c)} IS NULL OR NOT ({_is_object(c)} OR {_j(c)} = 'null'))"
         return "bad_json", f"({_s(c)} IS NOT NULL AND {not_object})", "is not a JSON object"
     rules = {
         "timestamp": ("bad_timestamp", "is not an ISO 8601 timestamp"),
@@ -318,7 +361,7 @@ def _field_failures(schema: EntitySchema) -> str:
         conditions.append(condition)
         items.append(
             f"CASE WHEN {condition} THEN struct_pack(column_name := '{c.name}', "
-            f"reason := '{reason}', value := left({_v(c)}, 200), detail := {detail}) END"
+            f"reason := '{reason}', value := left({_text(c)}, 200), detail := {detail}) END"
         )
     if not items:
         return f"CAST(NULL AS {FIELD_TYPE})"
@@ -334,7 +377,7 @@ def _detail(c: Column, text: str) -> str:
 def _quoted(c: Column) -> str:
     """SQL: the value as sent, in single quotes (or `null`)."""
     quote = "''''"  # a SQL literal holding one single quote
-    return f"coalesce({quote} || left({_v(c)}, 200) || {quote}, 'null')"
+    return f"coalesce({quote} || left({_text(c)}, 200) || {quote}, 'null')"
 
 
 def _words(words: tuple[str, ...]) -> str:
