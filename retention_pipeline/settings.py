@@ -444,6 +444,11 @@ class Settings(BaseSettings):
             "as_of": as_of.isoformat(),
             "reporting_tz": self.reporting_tz,
             "min_order_value": self.min_order_value,
+            # the backtest's calibration end (models/predictions, macros/prediction_periods.sql)
+            "backtest_holdout_days": self.backtest_holdout_days,
+            "backtest_calibration_end": (
+                self.backtest_calibration_end.isoformat() if self.backtest_calibration_end else None
+            ),
         }
 
 
