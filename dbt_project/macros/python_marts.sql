@@ -1,7 +1,8 @@
 {#- Makes the tables the Python prediction fits write visible to the target (hook in
     dbt_project.yml). DuckDB and PostgreSQL hold them as tables already (retention_pipeline/
     targets/write.py inserts or COPYs them). On Spark the pipeline writes them as Parquet files
-    under <lake>/python_marts/<table>/; they are (re-)registered here, in dbt's own session, with
+    where Spark keeps table marts.<table> (<lake>/warehouse/marts.db/<table>/, read back by
+    retention_pipeline/targets/read.py like every Spark table); they are (re-)registered here, in dbt's own session, with
     the columns and types their source declares (models/marts/_python_marts.yml), so a table the
     pipeline has not written yet is an empty one rather than a missing one. -#}
 {% macro register_python_marts() -%}
@@ -26,9 +27,35 @@
             {%- endfor -%}
             {%- do run_query('drop table if exists ' ~ table) -%}
             {%- do run_query('create table ' ~ table ~ ' (' ~ ddl | join(', ') ~ ') using parquet location \''
-                             ~ lake ~ '/python_marts/' ~ source_node.name ~ '\'') -%}
+                             ~ lake ~ '/warehouse/marts.db/' ~ source_node.name ~ '\'') -%}
         {%- endif -%}
     {%- endfor -%}
     {%- endif -%}
     select 1
+{%- endmacro %}
+
+{#- A table the Python fits write, as a relation for a model of the second phase. Before the fits
+    have ever run (a plain `dbt build` of the whole project, a fresh target) it does not exist yet:
+    then an empty relation with its declared columns, so that the model builds, empty of
+    predictions, instead of failing. -#}
+{% macro python_mart(name) -%}
+    {%- set relation = source('python_marts', name) -%}
+    {%- if not execute -%}
+        {{ relation }}
+    {%- elif adapter.get_relation(database=relation.database, schema=relation.schema,
+                                  identifier=relation.identifier) is not none -%}
+        {{ relation }}
+    {%- else -%}
+        {%- set node = graph.sources.values() | selectattr('source_name', 'equalto', 'python_marts')
+                       | selectattr('name', 'equalto', name) | first -%}
+        {%- set types = {'string': dbt.type_string(), 'double': type_double(),
+                         'bigint': dbt.type_bigint(), 'int': dbt.type_int(),
+                         'boolean': dbt.type_boolean(), 'date': 'date',
+                         'timestamp': dbt.type_timestamp()} -%}
+        (select
+        {%- for column in node.columns.values() %}
+            cast(null as {{ types[column.data_type] }}) as {{ column.name }}{{ "," if not loop.last }}
+        {%- endfor %}
+        where 1 = 0)
+    {%- endif -%}
 {%- endmacro %}

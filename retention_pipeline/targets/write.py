@@ -9,9 +9,10 @@ previous rows):
 - duckdb: insert in one transaction on the warehouse file;
 - postgres: COPY into a temporary table, then delete + insert into the table in the same
   transaction (the COPY code of the serving copy);
-- spark: Parquet files under `<lake>/python_marts/<table>/`, one per as-of date (or one for the
-  whole table), each written aside and renamed into place; dbt registers the folder as table
-  `marts.<table>` when it starts (macros/python_marts.sql).
+- spark: Parquet files in the folder local Spark would give table `<schema>.<table>`
+  (`<lake>/warehouse/<schema>.db/<table>/`, where targets/read.py reads every Spark table), one
+  per as-of date (or one for the whole table), each written aside and renamed into place; dbt
+  registers the folder as that table when it starts (macros/python_marts.sql).
 
 `columns` are (name -> DuckDB type) in table order. A table of an earlier version gains the
 columns added since (NULL in its old rows).
@@ -27,7 +28,6 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-LAKE_FOLDER = "python_marts"
 WHOLE_TABLE_FILE = "table.parquet"
 
 
@@ -121,7 +121,8 @@ def write_postgres(url: str, table: str, columns: dict[str, str], rows: pa.Table
 
 
 def write_lake(lake: Path, table: str, rows: pa.Table, as_of: dt.date | None) -> None:
-    folder = lake.resolve() / LAKE_FOLDER / table.split(".")[-1]
+    schema, name = table.split(".")
+    folder = lake.resolve() / "warehouse" / f"{schema}.db" / name
     folder.mkdir(parents=True, exist_ok=True)
     if as_of is None:
         # the whole table is one file: nothing else may stay beside it

@@ -19,7 +19,7 @@ with histories as (
 
 scores as (
     select *
-    from {{ source('python_marts', 'prediction_scores') }}
+    from {{ python_mart('prediction_scores') }} as prediction_scores
     where as_of_date = {{ as_of_date() }}
 ),
 
@@ -29,7 +29,7 @@ spend as (
         max(case when parameter = 'p' then value end) as p,
         max(case when parameter = 'q' then value end) as q,
         max(case when parameter = 'gamma' then value end) as gamma
-    from {{ source('python_marts', 'model_fit') }}
+    from {{ python_mart('model_fit') }} as model_fit
     where as_of_date = {{ as_of_date() }} and model = 'gamma_gamma' and status = 'ok'
 ),
 
