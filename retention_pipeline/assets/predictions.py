@@ -6,7 +6,6 @@
     marts/prediction_scores     every distinct (x, t_x, T) history scored with that day's
                                 selected model; the dbt model customer_predictions (phase 2)
                                 joins them to the customers
-    marts/replenishment_cycles  median days between purchases of a category, seed overrides
 
 They read the histories dbt computed (intermediate.int_prediction_*) from the dbt target and write
 their tables back to it (retention_pipeline/targets). Below the data minimums (settings
@@ -25,17 +24,10 @@ GROUP = "predictions"
 MODEL_FIT_KEY = dg.AssetKey(["marts", "model_fit"])
 SCORES_KEY = dg.AssetKey(["marts", "prediction_scores"])
 BACKTEST_KEY = dg.AssetKey(["marts", "model_backtest"])
-CYCLES_KEY = dg.AssetKey(["marts", "replenishment_cycles"])
 
 PATTERNS_KEY = dg.AssetKey(["intermediate", "int_prediction_patterns"])
 SPEND_KEY = dg.AssetKey(["intermediate", "int_prediction_spend"])
 HOLDOUT_DAYS_KEY = dg.AssetKey(["intermediate", "int_prediction_holdout_days"])
-CYCLE_DEPS = [
-    dg.AssetKey(["intermediate", "int_orders"]),
-    dg.AssetKey(["staging", "stg_shop__order_items"]),
-    dg.AssetKey(["staging", "stg_shop__products"]),
-    dg.AssetKey(["seeds", "replenishment_cycle_overrides"]),
-]
 
 
 def build_prediction_assets(settings: Settings, partitions: dg.PartitionsDefinition) -> list:
@@ -44,7 +36,6 @@ def build_prediction_assets(settings: Settings, partitions: dg.PartitionsDefinit
         _model_fit_asset(settings, partitions),
         _prediction_scores_asset(settings, partitions),
         _model_backtest_asset(settings, partitions),
-        _replenishment_cycles_asset(settings, partitions),
     ]
 
 
@@ -148,45 +139,6 @@ def _model_backtest_asset(settings: Settings, partitions: dg.PartitionsDefinitio
         return dg.MaterializeResult(metadata=_backtest_metadata(context, outcome, rows))
 
     return model_backtest
-
-
-def _replenishment_cycles_asset(settings: Settings, partitions: dg.PartitionsDefinition):
-    @dg.asset(
-        key=CYCLES_KEY,
-        deps=CYCLE_DEPS,
-        description="`marts.replenishment_cycles`: per category, the median days between "
-        "consecutive occasions containing it (at least `cycle_min_samples` gaps), or the "
-        "replenishment_cycle_overrides seed.",
-        **_common(settings, partitions),
-    )
-    def replenishment_cycles(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        from retention_pipeline.predictions.cycles import build_replenishment_cycles
-        from retention_pipeline.predictions.tables import REPLENISHMENT_CYCLES
-        from retention_pipeline.warehouse import connect
-
-        as_of = as_of_from_partition(context.partition_key)
-        with connect(settings.warehouse, settings=settings) as con:
-            outcome = build_replenishment_cycles(con, as_of, settings.cycle_min_samples)
-            cycles = con.execute(
-                f"select category, round(cycle_days, 1), sample_size, source "
-                f"from {REPLENISHMENT_CYCLES} order by category"
-            ).fetchall()
-        metadata = {
-            "dagster/row_count": dg.MetadataValue.int(outcome.rows),
-            "cycles": dg.MetadataValue.md(
-                _table(["category", "cycle_days", "sample_size", "source"], cycles)
-            ),
-            "observed": dg.MetadataValue.int(outcome.observed),
-            "overridden": dg.MetadataValue.int(outcome.overridden),
-            "removed_by_override": dg.MetadataValue.int(outcome.removed_by_override),
-            "below_min_samples": dg.MetadataValue.int(outcome.too_few_samples),
-            "min_samples": dg.MetadataValue.int(settings.cycle_min_samples),
-        }
-        if outcome.notes:
-            metadata["notes"] = dg.MetadataValue.text("; ".join(outcome.notes))
-        return dg.MaterializeResult(metadata=metadata)
-
-    return replenishment_cycles
 
 
 def _fit_metadata(fit) -> dict:

@@ -14,11 +14,6 @@ import duckdb
 import pyarrow as pa
 
 SCHEMA = "marts"
-OCCASIONS = "intermediate.int_purchase_occasions"
-ORDERS = "intermediate.int_orders"
-ORDER_ITEMS = "staging.stg_shop__order_items"
-PRODUCTS = "staging.stg_shop__products"
-CYCLE_OVERRIDES = "seeds.replenishment_cycle_overrides"
 
 # the dbt models the fits read (schema, table): docs/predictions.md
 INPUT_SCHEMA = "intermediate"
