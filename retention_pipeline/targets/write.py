@@ -37,7 +37,7 @@ def write_table(settings, table: str, columns: dict[str, str], rows: pa.Table,
     (schema.name) in the dbt target by `rows`. Returns the rows written."""
     rows = rows.select(list(columns))
     if settings.dbt_target == "postgres":
-        write_postgres(settings.warehouse_url, table, columns, rows, as_of)
+        write_postgres(settings, table, columns, rows, as_of)
     elif settings.dbt_target == "spark":
         write_lake(Path(settings.lake), table, rows, as_of)
     else:
@@ -78,7 +78,7 @@ def _ensure_duckdb(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str
         con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {kind}")
 
 
-def write_postgres(url: str, table: str, columns: dict[str, str], rows: pa.Table,
+def write_postgres(settings, table: str, columns: dict[str, str], rows: pa.Table,
                    as_of: dt.date | None) -> None:
     from psycopg import sql
 
@@ -94,11 +94,11 @@ def write_postgres(url: str, table: str, columns: dict[str, str], rows: pa.Table
     )
     names = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
     # copy_table streams a DuckDB relation: the rows become one in an in-memory DuckDB.
-    duck = open_duckdb()
+    duck = open_duckdb(settings=settings)
     try:
         duck.register("_arrow_rows", rows)
         duck.execute("create table _rows as select * from _arrow_rows")
-        with pg_connect(url) as pg:
+        with pg_connect(settings.warehouse_url) as pg:
             with pg.cursor() as cur:
                 cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
                 cur.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(target, ddl))
