@@ -1,5 +1,5 @@
-{#- One row per customer with an occasion and as-of date (docs/metrics.md#customer-history-and-
-    segment-migration). A run replaces its own day and keeps every other: delete+insert by
+{#- One row per customer with an occasion and as-of date
+    (docs/metrics.md#customer-history-and-segment-migration). A run replaces its own day and keeps every other: delete+insert by
     as_of_date (insert_overwrite of the day's partition on Spark), and never a full refresh, which
     would throw the earlier days away. -#}
 {{ config(

@@ -1,5 +1,5 @@
--- Customers moving between RFM segments month over month (docs/metrics.md#customer-history-and-
--- segment-migration), from the month-end snapshots of dim_customers_history: every month whose
+-- Customers moving between RFM segments month over month
+-- (docs/metrics.md#customer-history-and-segment-migration), from the month-end snapshots of dim_customers_history: every month whose
 -- last day and the previous month's last day both have a snapshot. A customer without a segment at
 -- the previous month end comes from 'new'. Rebuilt whole at every run.
 with month_ends as (
