@@ -234,7 +234,6 @@ def test_too_few_customers_succeed_with_empty_tables_and_say_why(tmp_path):
     assert "too_few_customers" in why
     assert "too_few_customers" in metadata_of(result, "marts/model_backtest")["why_no_backtest"]
     assert table(warehouse, "select count(*) as n from marts.model_backtest")["n"].item() == 0
-    assert table(warehouse, "select count(*) as n from marts.replenishment_cycles")["n"].item() == 0
 
 
 def test_without_spend_model_values_are_null_but_purchases_are_predicted(tmp_path):

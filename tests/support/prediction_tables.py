@@ -81,7 +81,7 @@ def materialize(
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     as_of = dt.date.fromisoformat(str(as_of))
     dbt_vars = settings.dbt_vars(as_of)
-    dbt_predictions(settings, ["--select", "path:models/predictions",
+    dbt_predictions(settings, ["--select", "int_prediction_histories+",
                                "--exclude", "tag:after_predictions"], dbt_vars,
                     must_pass=raise_on_error)
     partitions = daily_partitions(settings, earliest=min(as_of, dt.date(1997, 1, 1)))
