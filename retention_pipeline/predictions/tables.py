@@ -99,40 +99,6 @@ COLUMNS: dict[str, dict[str, str]] = {
 }
 
 
-def column_list(table: str) -> str:
-    return ", ".join(COLUMNS[table])
-
-
-def create_sql(table: str, *, replace: bool) -> str:
-    columns = ", ".join(f"{name} {kind}" for name, kind in COLUMNS[table].items())
-    verb = "CREATE OR REPLACE TABLE" if replace else "CREATE TABLE IF NOT EXISTS"
-    return f"{verb} {table} ({columns})"
-
-
-def ensure_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """The table (empty if new); an existing one is kept with its rows (history tables)."""
-    con.execute(f"CREATE SCHEMA IF NOT EXISTS {table.split('.')[0]}")
-    con.execute(create_sql(table, replace=False))
-    # a warehouse written by an earlier version lacks the columns added since: add them (NULL)
-    for name, kind in COLUMNS[table].items():
-        con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {kind}")
-
-
-def empty_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """Replace the table by an empty one with the right columns (snapshot tables)."""
-    con.execute(f"CREATE SCHEMA IF NOT EXISTS {table.split('.')[0]}")
-    con.execute(create_sql(table, replace=True))
-
-
-def relation_exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
-    schema, name = relation.split(".")
-    found = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, name],
-    ).fetchall()[0]
-    return bool(found and found[0])
-
-
 def time_unit_label(unit_days: float) -> str:
     """'day', 'week', or 'N days': the unit of t_x, T and alpha in a model run."""
     return {1.0: "day", 7.0: "week"}.get(float(unit_days), f"{unit_days:g} days")
