@@ -118,9 +118,12 @@ def read_holdout_days(settings, as_of: dt.date) -> tuple[np.ndarray, np.ndarray]
 
 
 def _floats(rows: pa.Table, column: str) -> np.ndarray:
-    # decimals (PostgreSQL numeric, DuckDB/Spark decimal sums) and integers alike
-    return np.asarray(pc.cast(rows.column(column), pa.float64()).to_numpy(zero_copy_only=False),
-                      dtype=float)
+    values = rows.column(column)
+    if pa.types.is_decimal(values.type):
+        # Python's float(Decimal) rounds correctly, Arrow's cast may be an ulp off: the fits must
+        # see the same numbers whichever engine summed the decimals.
+        return np.array([np.nan if v is None else float(v) for v in values.to_pylist()], float)
+    return np.asarray(pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
 
 
 def _dates(column: pa.ChunkedArray) -> list[dt.date]:
