@@ -25,7 +25,6 @@ def build_definitions(settings: Settings, earliest: dt.date | None = None) -> dg
         dbt_resource,
         prepare_manifest,
     )
-    from retention_pipeline.assets.history import build_history_assets
     from retention_pipeline.assets.predictions import build_prediction_assets
     from retention_pipeline.assets.raw import build_raw_assets
     from retention_pipeline.assets.serving import build_serving_assets, mart_asset_keys
@@ -46,9 +45,12 @@ def build_definitions(settings: Settings, earliest: dt.date | None = None) -> dg
 
     assets = [
         *build_raw_assets(settings, partitions),
-        build_dbt_assets(settings, partitions, project),
+        # dbt in two phases around the Python fits (docs/operations.md#two-dbt-phases)
+        build_dbt_assets(settings, partitions, project, name="dbt_models",
+                         exclude="tag:after_predictions"),
+        build_dbt_assets(settings, partitions, project, name="dbt_after_predictions",
+                         select="tag:after_predictions"),
         *build_prediction_assets(settings, partitions),
-        *build_history_assets(settings, partitions),
         *build_activation_assets(settings, partitions),
     ]
     assets = with_marts_freshness(assets, settings)

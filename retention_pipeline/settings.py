@@ -444,6 +444,12 @@ class Settings(BaseSettings):
             "as_of": as_of.isoformat(),
             "reporting_tz": self.reporting_tz,
             "min_order_value": self.min_order_value,
+            "cycle_min_samples": self.cycle_min_samples,  # models/predictions/replenishment_cycles
+            # the backtest's calibration end (models/predictions, macros/prediction_periods.sql)
+            "backtest_holdout_days": self.backtest_holdout_days,
+            "backtest_calibration_end": (
+                self.backtest_calibration_end.isoformat() if self.backtest_calibration_end else None
+            ),
         }
 
 

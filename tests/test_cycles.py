@@ -1,4 +1,5 @@
-"""Replenishment cycles: hand-worked medians, sample-size rule, seed overrides, and an
+"""Replenishment cycles (dbt model marts.replenishment_cycles, built by a real dbt run on
+hand-made upstream tables): hand-worked medians, sample-size rule, seed overrides, and an
 independent pandas computation on random purchases."""
 
 from __future__ import annotations
@@ -7,11 +8,10 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
-import pytest
 
-from retention_pipeline.predictions.cycles import build_replenishment_cycles
 from retention_pipeline.predictions.tables import COLUMNS, REPLENISHMENT_CYCLES
 from retention_pipeline.warehouse import connect
+from tests.support.pipeline import dbt
 
 AS_OF = dt.date(2026, 6, 30)
 PRODUCTS = {"k1": "coffee", "k2": "coffee", "t1": "tea", "u1": "uncategorized", "v1": "vitamins"}
@@ -34,10 +34,9 @@ def _warehouse(path, orders, items, products=PRODUCTS, overrides=None):
                 list(products.items()), columns=["product_id", "category"]
             ),
         }
-        if overrides is not None:
-            frames["seeds.replenishment_cycle_overrides"] = pd.DataFrame(
-                overrides, columns=["category", "cycle_days", "note"]
-            ).astype({"cycle_days": "float64"})
+        frames["seeds.replenishment_cycle_overrides"] = pd.DataFrame(
+            overrides or [], columns=["category", "cycle_days", "note"]
+        ).astype({"category": "str", "cycle_days": "float64", "note": "str"})
         for name, frame in frames.items():
             con.register("_frame", frame)
             cast = "cast(order_date as date) as order_date, * exclude (order_date)" if (
@@ -74,6 +73,12 @@ def _hand_worked_orders():
     return orders, items
 
 
+def _build(path, min_samples: int) -> None:
+    """`dbt run` of the model alone: its upstream tables are the hand-made ones."""
+    dbt(["run", "--select", "replenishment_cycles"], path,
+        {"as_of": AS_OF.isoformat(), "cycle_min_samples": min_samples})
+
+
 def _cycles(path) -> pd.DataFrame:
     with connect(path, read_only=True) as con:
         return con.execute(f"select * from {REPLENISHMENT_CYCLES} order by category").df()
@@ -82,8 +87,7 @@ def _cycles(path) -> pd.DataFrame:
 def test_hand_worked_medians_of_gaps_between_category_occasions(tmp_path):
     orders, items = _hand_worked_orders()
     path = _warehouse(tmp_path / "w.duckdb", orders, items)
-    with connect(path) as con:
-        outcome = build_replenishment_cycles(con, AS_OF, min_samples=2)
+    _build(path, min_samples=2)
     got = _cycles(path)
     assert list(got.columns) == list(COLUMNS[REPLENISHMENT_CYCLES])
     assert got.to_dict("records") == [
@@ -91,17 +95,14 @@ def test_hand_worked_medians_of_gaps_between_category_occasions(tmp_path):
         {"category": "tea", "cycle_days": 30.5, "sample_size": 2, "source": "observed"},
     ]
     # uncategorized products get no cycle: no reminder could name what to restock
-    assert outcome.rows == 2 and outcome.observed == 2
-    assert any("missing (dbt seed not built)" in note for note in outcome.notes)
 
 
 def test_categories_below_the_minimum_sample_size_are_left_out(tmp_path):
     orders, items = _hand_worked_orders()
     path = _warehouse(tmp_path / "w.duckdb", orders, items, overrides=[])
-    with connect(path) as con:
-        outcome = build_replenishment_cycles(con, AS_OF, min_samples=3)
+    _build(path, min_samples=3)
+    # tea and uncategorized have 2 gaps each
     assert list(_cycles(path)["category"]) == ["coffee"]
-    assert outcome.too_few_samples == 2  # tea and uncategorized (2 gaps each)
 
 
 def test_seed_overrides_replace_add_and_remove_categories(tmp_path):
@@ -113,24 +114,19 @@ def test_seed_overrides_replace_add_and_remove_categories(tmp_path):
         ("garden", None, "not sold here: no effect"),
     ]
     path = _warehouse(tmp_path / "w.duckdb", orders, items, overrides=overrides)
-    with connect(path) as con:
-        outcome = build_replenishment_cycles(con, AS_OF, min_samples=2)
+    _build(path, min_samples=2)
     assert _cycles(path).to_dict("records") == [
         {"category": "coffee", "cycle_days": 28.0, "sample_size": 3, "source": "override"},
         {"category": "vitamins", "cycle_days": 90.0, "sample_size": 0, "source": "override"},
     ]
-    assert (outcome.overridden, outcome.removed_by_override) == (2, 2)
 
 
-def test_without_items_only_overrides_are_written(tmp_path):
-    path = tmp_path / "w.duckdb"
-    with connect(path) as con:
-        con.execute("create schema seeds")
-        con.execute("create table seeds.replenishment_cycle_overrides as "
-                    "select 'coffee' as category, 30.0::double as cycle_days, '' as note")
-        outcome = build_replenishment_cycles(con, AS_OF, min_samples=5)
-    assert _cycles(path)["category"].tolist() == ["coffee"]
-    assert "no observed cycles" in outcome.notes[0]
+def test_without_purchases_only_overrides_are_written(tmp_path):
+    path = _warehouse(tmp_path / "w.duckdb", [], [],
+                      overrides=[("coffee", 30.0, ""), ("tea", None, "")])
+    _build(path, min_samples=5)
+    assert _cycles(path).to_dict("records") == [
+        {"category": "coffee", "cycle_days": 30.0, "sample_size": 0, "source": "override"}]
 
 
 def test_matches_an_independent_pandas_computation_on_random_purchases(tmp_path):
@@ -152,8 +148,7 @@ def test_matches_an_independent_pandas_computation_on_random_purchases(tmp_path)
     })
     path = _warehouse(tmp_path / "w.duckdb", orders.itertuples(index=False, name=None),
                       items.itertuples(index=False, name=None), products, overrides=[])
-    with connect(path) as con:
-        build_replenishment_cycles(con, AS_OF, min_samples=50)
+    _build(path, min_samples=50)
 
     valid = orders[orders["is_valid_purchase"] & (orders["order_date"] <= AS_OF)]
     joined = valid.merge(items, on="order_id")
@@ -169,8 +164,3 @@ def test_matches_an_independent_pandas_computation_on_random_purchases(tmp_path)
     assert list(got.index) == list(expected.index) and len(got) >= 5
     np.testing.assert_allclose(got["cycle_days"], expected["median"])
     assert (got["sample_size"] == expected["size"]).all()
-
-
-def test_min_samples_must_be_positive(tmp_path):
-    with connect(tmp_path / "w.duckdb") as con, pytest.raises(ValueError, match="min_samples"):
-        build_replenishment_cycles(con, AS_OF, min_samples=0)

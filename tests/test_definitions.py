@@ -106,3 +106,44 @@ def test_the_launchpad_offers_a_full_refresh_of_the_dbt_step(defs):
     for flag in (True, False):
         result = dg.validate_run_config(job, dbt_run_config(flag))
         assert result["ops"]["dbt_models"]["config"]["full_refresh"] is flag
+
+
+def test_dbt_runs_in_two_phases_around_the_prediction_fits(defs):
+    """Phase 1 builds the fits' inputs, the Python fits write their tables, phase 2 joins them
+    to the customers and snapshots the day (docs/operations.md#two-dbt-phases)."""
+    graph = defs.resolve_asset_graph()
+
+    def key(path: str) -> dg.AssetKey:
+        return dg.AssetKey(path.split("/"))
+
+    def parents(path: str) -> set[dg.AssetKey]:
+        return graph.get(key(path)).parent_keys
+
+    job = defs.resolve_job_def(DAILY_JOB)
+    ops = {node.name for node in job.graph.node_dict.values()}
+    assert {"dbt_models", "dbt_after_predictions"} <= ops
+    assert {key("intermediate/int_prediction_patterns"), key("intermediate/int_prediction_spend"),
+            key("marts/model_backtest")} <= parents("marts/model_fit")
+    assert key("intermediate/int_prediction_holdout_days") in parents("marts/model_backtest")
+    assert key("marts/model_fit") in parents("marts/prediction_scores")
+    assert {key("marts/prediction_scores"), key("marts/model_fit"),
+            key("intermediate/int_prediction_histories")} <= parents("marts/customer_predictions")
+    # the same op builds phase 2, never the first one
+    phase_two = {"marts/customer_predictions", "marts/dim_customers_history",
+                 "marts/segment_migration"}
+    assets_def = {k.to_user_string(): a for a in defs.assets for k in getattr(a, "keys", [])}
+    assert {assets_def[k].op.name for k in phase_two} == {"dbt_after_predictions"}
+    assert assets_def["marts/fct_orders"].op.name == "dbt_models"
+    assert assets_def["marts/replenishment_cycles"].op.name == "dbt_models"
+
+
+def test_the_asset_graph_is_the_same_on_every_dbt_target():
+    """The Dagster UI shows the same assets and edges whichever engine builds the models."""
+    graphs = {}
+    for target, extra in (("duckdb", {}), ("spark", {}),
+                          ("postgres", {"warehouse_url": "postgresql://postgres@127.0.0.1/x"})):
+        graph = build_definitions(load_settings(dbt_target=target, **extra)).resolve_asset_graph()
+        graphs[target] = {key: graph.get(key).parent_keys for key in graph.get_all_asset_keys()}
+    assert len(graphs["duckdb"]) > 40
+    assert graphs["postgres"] == graphs["duckdb"]
+    assert graphs["spark"] == graphs["duckdb"]

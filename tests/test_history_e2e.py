@@ -1,6 +1,7 @@
-"""dim_customers_history and segment_migration through real Dagster runs: two month ends give a
-month of segment movement, and re-running a day replaces that day's snapshot (no duplicates),
-leaving earlier days as they were. Checked against the snapshots themselves with pandas."""
+"""dim_customers_history and segment_migration (dbt models of the second phase) through real
+Dagster runs: two month ends give a month of segment movement, and re-running a day replaces that
+day's snapshot (no duplicates), leaving earlier days as they were. Checked against the snapshots
+themselves with pandas."""
 
 from __future__ import annotations
 
@@ -11,13 +12,18 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from retention_pipeline.assets.history import build_history_assets
+from retention_pipeline.assets.dbt import (
+    AFTER_PREDICTIONS,
+    build_dbt_assets,
+    dbt_project,
+    dbt_resource,
+    prepare_manifest,
+)
 from retention_pipeline.assets.predictions import build_prediction_assets
 from retention_pipeline.generator import generate_shop
-from retention_pipeline.history.migration import latest_movement
+from retention_pipeline.history import latest_movement
 from retention_pipeline.partitions import daily_partitions
 from retention_pipeline.settings import load_settings
-from retention_pipeline.warehouse import connect
 from tests.support.pipeline import build_warehouse, query
 from tests.support.prediction_tables import metadata_of
 
@@ -27,17 +33,24 @@ OCTOBER_END, NOVEMBER_END = dt.date(2026, 10, 31), dt.date(2026, 11, 30)
 
 
 def _materialize(settings, as_of) -> dg.ExecuteInProcessResult:
-    """The day's predictions and history assets, as the daily job runs them after dbt."""
+    """The day's predictions and dbt's second phase (customer_predictions, history), as the daily
+    job runs them after the first."""
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     partitions = daily_partitions(settings, earliest=dt.date(2024, 1, 1))
-    assets = [*build_prediction_assets(settings, partitions),
-              *build_history_assets(settings, partitions)]
-    return dg.materialize(assets, partition_key=as_of.isoformat())
+    project = dbt_project()
+    if not project.manifest_path.exists():
+        prepare_manifest(project)
+    after = build_dbt_assets(settings, partitions, project, name="dbt_after_predictions",
+                             select=AFTER_PREDICTIONS)
+    assets = [*build_prediction_assets(settings, partitions), after]
+    return dg.materialize(assets, partition_key=as_of.isoformat(),
+                          resources={"dbt": dbt_resource(project)})
 
 
 def _run(root, as_of):
     """One day: ingestion and dbt build (tests included), then the Dagster assets downstream."""
-    warehouse = build_warehouse(root / "landing", root / "warehouse.duckdb", as_of)
+    warehouse = build_warehouse(root / "landing", root / "warehouse.duckdb", as_of,
+                                exclude=AFTER_PREDICTIONS)
     settings = load_settings(landing=root / "landing", warehouse=warehouse, as_of=as_of,
                              dagster_home=root / "dagster_home")
     return warehouse, _materialize(settings, as_of)
@@ -105,8 +118,7 @@ def test_segment_migration_counts_moves_between_the_month_end_snapshots(runs):
 
 def test_the_segment_movement_table_in_the_asset_metadata(runs):
     warehouse, _, _, result = runs
-    with connect(warehouse, read_only=True) as con:
-        moves = latest_movement(con)
+    moves = latest_movement(load_settings(warehouse=warehouse))
     metadata = metadata_of(result, "marts/segment_migration")
     text = metadata["segment_movement"]
     assert metadata["latest_month"] == "2026-11"

@@ -110,20 +110,20 @@ def _settings(warehouse: Path, as_of: dt.date):
 
 
 def _python_steps(warehouse: Path, as_of: dt.date) -> None:
-    """The Python assets after dbt, in the job's order: predictions, cycles, then activation
-    (campaign_candidates, contact_log, segment_members, campaign_lift, the export files)."""
+    """The steps after dbt's first phase, in the job's order: the prediction fits, dbt's second
+    phase (customer_predictions, history), then activation (campaign_candidates, contact_log,
+    segment_members, campaign_lift, the export files)."""
     from retention_pipeline.activation.daily import run_day
     from retention_pipeline.predictions.backtest import run_backtest, write_backtest
-    from retention_pipeline.predictions.cycles import build_replenishment_cycles
     from retention_pipeline.predictions.model_runs import fit_models, write_model_fit
-    from retention_pipeline.predictions.scoring import score_customers
+    from retention_pipeline.predictions.scoring import score_patterns
 
     settings = _settings(warehouse, as_of)
-    with connect(warehouse, settings=settings) as con:
-        write_backtest(con, run_backtest(con, as_of, settings))
-        write_model_fit(con, fit_models(con, as_of, settings))
-        score_customers(con, as_of, settings)
-        build_replenishment_cycles(con, as_of, settings.cycle_min_samples)
+    write_backtest(settings, run_backtest(settings, as_of))
+    write_model_fit(settings, fit_models(settings, as_of))
+    score_patterns(settings, as_of)
+    dbt(["build", "--select", "tag:after_predictions"], warehouse, {},
+        env=run_vars_env(settings.dbt_vars(as_of)))
     run_day(warehouse, settings, as_of)
 
 
@@ -137,9 +137,10 @@ def _build(warehouse: Path, as_of: dt.date, full_refresh: bool, tests: bool = Tr
     try:
         skip = [] if tests else ["--exclude-resource-type", "test"]
         # The run's values through the environment, as the dbt asset passes them (dbt_parse.py):
-        # the models are then parsed without them, as in production.
-        dbt(["build", *skip, *plan.dbt_args()], warehouse, {},
-            env=run_vars_env({**settings.dbt_vars(as_of), **plan.dbt_vars()}))
+        # the models are then parsed without them, as in production. Phase 1 only: the second
+        # phase runs after the fits (_python_steps).
+        dbt(["build", "--exclude", "tag:after_predictions", *skip, *plan.dbt_args()], warehouse,
+            {}, env=run_vars_env({**settings.dbt_vars(as_of), **plan.dbt_vars()}))
         status = "succeeded"
     finally:
         finish_dbt_build(settings, build_id, status)

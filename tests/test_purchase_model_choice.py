@@ -99,7 +99,7 @@ def test_auto_chooses_by_the_backtest_and_says_why(cdnow_warehouse):
     predictions = table(cdnow_warehouse, f"select distinct model from {CUSTOMER_PREDICTIONS}")
     assert list(predictions["model"]) == [errors.idxmin()]
     assert metadata_of(result, "marts/model_fit")["purchase_model"] == errors.idxmin()
-    assert metadata_of(result, "marts/customer_predictions")["purchase_model"] == errors.idxmin()
+    assert metadata_of(result, "marts/prediction_scores")["purchase_model"] == errors.idxmin()
 
 
 def test_too_short_a_history_publishes_nothing_and_says_why(tmp_path):
@@ -113,7 +113,7 @@ def test_too_short_a_history_publishes_nothing_and_says_why(tmp_path):
     assert fit["message"].str.contains("< prediction_min_history_days 180").all()
     assert table(warehouse, f"select count(*) as n from {CUSTOMER_PREDICTIONS}")["n"].item() == 0
     assert table(warehouse, "select count(*) as n from marts.model_backtest")["n"].item() == 0
-    why = metadata_of(result, "marts/customer_predictions")["why_incomplete"]
+    why = metadata_of(result, "marts/prediction_scores")["why_incomplete"]
     assert "too_short_history" in why and "prediction_min_history_days" in why
     assert "too_short_history" in metadata_of(result, "marts/model_backtest")["why_no_backtest"]
     # the same data with the minimum lowered is published

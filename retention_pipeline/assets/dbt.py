@@ -115,52 +115,133 @@ def finish_dbt_build(settings: Settings, build_id: str, status: str) -> None:
         record_end(con, build_id, status)
 
 
-def build_dbt_assets(settings: Settings, partitions: dg.PartitionsDefinition, project: DbtProject):
+# The models that read what the Python prediction fits write: dbt's second phase
+# (dbt_project.yml tags their folders).
+AFTER_PREDICTIONS = "tag:after_predictions"
+
+
+def build_dbt_assets(settings: Settings, partitions: dg.PartitionsDefinition, project: DbtProject,
+                     *, name: str = "dbt_models", select: str = "fqn:*",
+                     exclude: str | None = None):
+    """One `@dbt_assets` over the selected models. The daily run has two: `dbt_models` (every
+    model but the tag after_predictions: incremental plan, raw copy into the target) and
+    `dbt_after_predictions` (that tag: a plain build after the Python fits, docs/operations.md)."""
     translator = RetentionDbtTranslator(
         settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
     )
-
-    @dbt_assets(
+    decorate = dbt_assets(
         manifest=project.manifest_path,
         project=project,
         dagster_dbt_translator=translator,
-        name="dbt_models",
+        name=name,
+        select=select,
+        exclude=exclude,
         **daily_asset_options(partitions),
     )
-    def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
-                   config: DbtBuildConfig):
-        as_of = as_of_from_partition(context.partition_key)
-        # profiles.yml reads the warehouse path, DuckDB's memory/threads/spill and the engine
-        # from the environment.
-        os.environ.update(dbt_env(settings))
-        loaded = load_raw_into_target(settings)
-        if loaded:
-            context.log.info(f"raw rows loaded into dbt target {settings.dbt_target}: {loaded}")
-        plan = plan_dbt_build(settings, as_of, config.full_refresh, context.run_id)
-        context.log.info(f"dbt build for {as_of}: {plan.mode} ({plan.reason})")
-        # The day's values through the environment, not --vars: dbt then reuses the saved parse
-        # instead of parsing the project again (dbt_parse.py).
-        os.environ.update(run_vars_env({**settings.dbt_vars(as_of), **plan.dbt_vars()}))
-        invocation = dbt.cli(["build", *plan.dbt_args()], context=context)
-        events = invocation.stream()
-        if context.run.tags.get(QUIET_DBT_TAG) == "true":
-            events = _without_dbt_stdout(events)
-        status = "failed"
-        try:
-            yield from _with_mart_reports(context, events, settings)
-            # A subset leaves the other models where they were: it cannot be a starting point.
-            status = "partial" if context.is_subset else "succeeded"
-        finally:
-            # Never leave a dbt process holding the warehouse's write lock after a failure or
-            # an interrupt (dagster-dbt forwards SIGINT to dbt; this makes sure it is gone).
-            _end_process(invocation.process)
-            try:
-                finish_dbt_build(settings, context.run_id, status)
-            except Exception as exc:  # noqa: BLE001 - never hide why the build itself failed
-                # Left 'started': the next build will not start from this one, which is safe.
-                context.log.warning(f"could not record the dbt build's end: {exc}")
+    if select == AFTER_PREDICTIONS:
+        def after_predictions(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+            _set_dbt_env(settings)
+            yield from _after_predictions(context, dbt, settings)
 
-    return dbt_models
+        return decorate(after_predictions)
+
+    def first_phase(context: dg.AssetExecutionContext, dbt: DbtCliResource,
+                    config: DbtBuildConfig):
+        _set_dbt_env(settings)
+        yield from _first_phase(context, dbt, config, settings)
+
+    return decorate(first_phase)
+
+
+def _set_dbt_env(settings: Settings) -> None:
+    # profiles.yml reads the warehouse path, DuckDB's memory/threads/spill and the engine from
+    # the environment.
+    os.environ.update(dbt_env(settings))
+
+
+def _after_predictions(context: dg.AssetExecutionContext, dbt: DbtCliResource,
+                       settings: Settings):
+    """Phase 2: a plain build of the selection. No build-state plan: its incremental models
+    replace their own day (`full_refresh: false`) and the rest are tables, so a failure here
+    never touches phase 1's incremental state."""
+    as_of = as_of_from_partition(context.partition_key)
+    # Through the environment, as in phase 1: dbt reuses the saved parse (dbt_parse.py).
+    os.environ.update(run_vars_env(settings.dbt_vars(as_of)))
+    invocation = dbt.cli(["build"], context=context)
+    events = invocation.stream()
+    if context.run.tags.get(QUIET_DBT_TAG) == "true":
+        events = _without_dbt_stdout(events)
+    try:
+        yield from _with_history_metadata(context, events, settings)
+    finally:
+        _end_process(invocation.process)
+
+
+HISTORY_MODELS = ("dim_customers_history", "segment_migration")
+
+
+def _with_history_metadata(context: dg.AssetExecutionContext, events, settings: Settings):
+    """The history models' outputs (and their checks) held until dbt is done (it holds the
+    DuckDB file), then yielded with the days kept and the latest month's segment movement."""
+    from retention_pipeline.history import days_kept, latest_movement
+    from retention_pipeline.reports.metadata import segment_movement_markdown
+
+    keys = {dg.AssetKey(["marts", name]) for name in HISTORY_MODELS}
+    held: list = []
+    try:
+        for event in events:
+            key = (context.asset_key_for_output(event.output_name)
+                   if isinstance(event, dg.Output) else getattr(event, "asset_key", None))
+            if key in keys:
+                held.append((key, event))
+                continue
+            yield event
+    except Exception:
+        yield from (event for _, event in held)
+        raise
+    extra = {}
+    if any(isinstance(e, dg.Output) for _, e in held):
+        moves = latest_movement(settings)
+        extra["segment_migration"] = {
+            "segment_movement": dg.MetadataValue.md(segment_movement_markdown(moves)),
+            **({"latest_month": dg.MetadataValue.text(f"{moves[0][0]:%Y-%m}")} if moves else {}),
+        }
+        extra["dim_customers_history"] = {"days_kept": dg.MetadataValue.int(days_kept(settings))}
+    for key, event in held:
+        if isinstance(event, dg.Output):
+            event = event.with_metadata({**event.metadata, **extra[key.path[-1]]})
+        yield event
+
+
+def _first_phase(context: dg.AssetExecutionContext, dbt: DbtCliResource,
+                 config: DbtBuildConfig, settings: Settings):
+    as_of = as_of_from_partition(context.partition_key)
+    loaded = load_raw_into_target(settings)
+    if loaded:
+        context.log.info(f"raw rows loaded into dbt target {settings.dbt_target}: {loaded}")
+    plan = plan_dbt_build(settings, as_of, config.full_refresh, context.run_id)
+    context.log.info(f"dbt build for {as_of}: {plan.mode} ({plan.reason})")
+    # The day's values through the environment, not --vars: dbt then reuses the saved parse
+    # instead of parsing the project again (dbt_parse.py).
+    os.environ.update(run_vars_env({**settings.dbt_vars(as_of), **plan.dbt_vars()}))
+    invocation = dbt.cli(["build", *plan.dbt_args()], context=context)
+    events = invocation.stream()
+    if context.run.tags.get(QUIET_DBT_TAG) == "true":
+        events = _without_dbt_stdout(events)
+    status = "failed"
+    try:
+        yield from _with_mart_reports(context, events, settings)
+        # A subset leaves the other models where they were: it cannot be a starting point.
+        status = "partial" if context.is_subset else "succeeded"
+    finally:
+        # Never leave a dbt process holding the warehouse's write lock after a failure or
+        # an interrupt (dagster-dbt forwards SIGINT to dbt; this makes sure it is gone).
+        _end_process(invocation.process)
+        try:
+            finish_dbt_build(settings, context.run_id, status)
+        except Exception as exc:  # noqa: BLE001 - never hide why the build itself failed
+            # Left 'started': the next build will not start from this one, which is safe.
+            context.log.warning(f"could not record the dbt build's end: {exc}")
 
 
 # Run tag set by `retention run` without --verbose: dbt's own log lines stay out of its output.

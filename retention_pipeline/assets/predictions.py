@@ -1,14 +1,17 @@
-"""Predictions as Dagster assets, downstream of the dbt models (docs/predictions.md).
+"""Predictions as Dagster assets, between the two dbt phases (docs/predictions.md).
 
     marts/model_backtest        calibration/holdout check of BG/NBD and Pareto/NBD, with a chart
     marts/model_fit             BG/NBD, Pareto/NBD, Gamma-Gamma fitted for the as-of date, one
                                 purchase model selected (auto: by the backtest); history kept
-    marts/customer_predictions  every customer scored with that day's selected model
-    marts/replenishment_cycles  median days between purchases of a category, seed overrides
+    marts/prediction_scores     every distinct (x, t_x, T) history scored with that day's
+                                selected model; the dbt model customer_predictions (phase 2)
+                                joins them to the customers
 
-Below the data minimums (settings prediction_min_*) or with too few customers to fit, the assets
-still succeed: the tables are written empty (with their columns) and the metadata says why. The logic lives in retention_pipeline/predictions;
-this module only wires it.
+They read the histories dbt computed (intermediate.int_prediction_*) from the dbt target and write
+their tables back to it (retention_pipeline/targets). Below the data minimums (settings
+prediction_min_*) or with too few customers to fit, the assets still succeed: the tables are
+written empty (with their columns) and the metadata says why. The logic lives in
+retention_pipeline/predictions; this module only wires it.
 """
 
 
@@ -19,52 +22,45 @@ from retention_pipeline.settings import Settings
 
 GROUP = "predictions"
 MODEL_FIT_KEY = dg.AssetKey(["marts", "model_fit"])
-PREDICTIONS_KEY = dg.AssetKey(["marts", "customer_predictions"])
+SCORES_KEY = dg.AssetKey(["marts", "prediction_scores"])
 BACKTEST_KEY = dg.AssetKey(["marts", "model_backtest"])
-CYCLES_KEY = dg.AssetKey(["marts", "replenishment_cycles"])
 
-OCCASIONS_KEY = dg.AssetKey(["intermediate", "int_purchase_occasions"])
-CYCLE_DEPS = [
-    dg.AssetKey(["intermediate", "int_orders"]),
-    dg.AssetKey(["staging", "stg_shop__order_items"]),
-    dg.AssetKey(["staging", "stg_shop__products"]),
-    dg.AssetKey(["seeds", "replenishment_cycle_overrides"]),
-]
+PATTERNS_KEY = dg.AssetKey(["intermediate", "int_prediction_patterns"])
+SPEND_KEY = dg.AssetKey(["intermediate", "int_prediction_spend"])
+HOLDOUT_DAYS_KEY = dg.AssetKey(["intermediate", "int_prediction_holdout_days"])
 
 
 def build_prediction_assets(settings: Settings, partitions: dg.PartitionsDefinition) -> list:
     """The prediction assets, all on the shared daily partitions (key = as-of date)."""
     return [
         _model_fit_asset(settings, partitions),
-        _customer_predictions_asset(settings, partitions),
+        _prediction_scores_asset(settings, partitions),
         _model_backtest_asset(settings, partitions),
-        _replenishment_cycles_asset(settings, partitions),
     ]
 
 
-def _common(partitions: dg.PartitionsDefinition) -> dict:
-    return {"group_name": GROUP, "kinds": {"duckdb", "python"}, **daily_asset_options(partitions)}
+def _common(settings: Settings, partitions: dg.PartitionsDefinition) -> dict:
+    return {"group_name": GROUP, "kinds": {settings.dbt_target, "python"},
+            **daily_asset_options(partitions)}
 
 
 def _model_fit_asset(settings: Settings, partitions: dg.PartitionsDefinition):
     @dg.asset(
         key=MODEL_FIT_KEY,
         # the backtest comes first: purchase_model = auto chooses by its holdout errors
-        deps=[OCCASIONS_KEY, BACKTEST_KEY],
+        deps=[PATTERNS_KEY, SPEND_KEY, BACKTEST_KEY],
         description="`marts.model_fit`: BG/NBD (r, alpha, a, b), Pareto/NBD (r, alpha, s, beta) "
         "and Gamma-Gamma (p, q, gamma) fitted by maximum likelihood on every customer's occasions "
         "up to the as-of date; `selected` marks the purchase model that scores the customers and "
         "`selection_reason` says why; one row per model run and parameter, history kept.",
-        **_common(partitions),
+        **_common(settings, partitions),
     )
     def model_fit(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         from retention_pipeline.predictions.model_runs import fit_models, write_model_fit
-        from retention_pipeline.warehouse import connect
 
         as_of = as_of_from_partition(context.partition_key)
-        with connect(settings.warehouse, settings=settings) as con:
-            run = fit_models(con, as_of, settings)
-            rows = write_model_fit(con, run)
+        run = fit_models(settings, as_of)
+        rows = write_model_fit(settings, run)
         metadata = {
             "customers": dg.MetadataValue.int(run.customers),
             "repeat_customers": dg.MetadataValue.int(run.repeat_customers),
@@ -90,25 +86,25 @@ def _model_fit_asset(settings: Settings, partitions: dg.PartitionsDefinition):
     return model_fit
 
 
-def _customer_predictions_asset(settings: Settings, partitions: dg.PartitionsDefinition):
+def _prediction_scores_asset(settings: Settings, partitions: dg.PartitionsDefinition):
     @dg.asset(
-        key=PREDICTIONS_KEY,
-        deps=[MODEL_FIT_KEY, OCCASIONS_KEY],
-        description="`marts.customer_predictions`: per customer with an occasion, P(alive), "
-        "expected purchases in 90 and 365 days, P(no purchase in 90 days), expected order value, "
-        "365-day CLV, expected next order date and churn_risk, from the purchase model selected "
-        "in the as-of date's model_fit (column `model`).",
-        **_common(partitions),
+        key=SCORES_KEY,
+        deps=[MODEL_FIT_KEY, PATTERNS_KEY],
+        description="`marts.prediction_scores`: per distinct (x, t_x, T) history of the as-of "
+        "date (in days), P(alive), P(a purchase within the churn horizon), P(no purchase in 90 "
+        "days), expected purchases in 90 and 365 days, discounted purchases in 365 days and "
+        "churn_risk, from the purchase model selected in the as-of date's model_fit; the dbt "
+        "model customer_predictions joins them to the customers.",
+        **_common(settings, partitions),
     )
-    def customer_predictions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        from retention_pipeline.predictions.scoring import score_customers
-        from retention_pipeline.warehouse import connect
+    def prediction_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        from retention_pipeline.predictions.scoring import score_patterns
 
         as_of = as_of_from_partition(context.partition_key)
-        with connect(settings.warehouse, settings=settings) as con:
-            outcome = score_customers(con, as_of, settings)
+        outcome = score_patterns(settings, as_of)
         metadata = {
-            "dagster/row_count": dg.MetadataValue.int(outcome.rows),
+            "dagster/row_count": dg.MetadataValue.int(outcome.patterns),
+            "customers": dg.MetadataValue.int(outcome.rows),
             "distinct_histories": dg.MetadataValue.int(outcome.patterns),
             "scoring_seconds": dg.MetadataValue.float(round(outcome.seconds, 3)),
             "purchase_model": dg.MetadataValue.text(outcome.model or "none"),
@@ -119,71 +115,30 @@ def _customer_predictions_asset(settings: Settings, partitions: dg.PartitionsDef
         }
         if outcome.reason:
             metadata["why_incomplete"] = dg.MetadataValue.text(outcome.reason)
-            context.log.warning("customer_predictions for %s: %s", as_of, outcome.reason)
+            context.log.warning("prediction_scores for %s: %s", as_of, outcome.reason)
         return dg.MaterializeResult(metadata=metadata)
 
-    return customer_predictions
+    return prediction_scores
 
 
 def _model_backtest_asset(settings: Settings, partitions: dg.PartitionsDefinition):
     @dg.asset(
         key=BACKTEST_KEY,
-        deps=[OCCASIONS_KEY],
+        deps=[PATTERNS_KEY, HOLDOUT_DAYS_KEY],
         description="`marts.model_backtest`: BG/NBD and Pareto/NBD fitted up to a calibration "
         "end, predicted vs actual repeat purchases in the holdout up to the as-of date, overall "
         "and by calibration frequency, per model; the cumulative chart is in the metadata.",
-        **_common(partitions),
+        **_common(settings, partitions),
     )
     def model_backtest(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         from retention_pipeline.predictions.backtest import run_backtest, write_backtest
-        from retention_pipeline.warehouse import connect
 
         as_of = as_of_from_partition(context.partition_key)
-        with connect(settings.warehouse, settings=settings) as con:
-            outcome = run_backtest(con, as_of, settings)
-            rows = write_backtest(con, outcome)
+        outcome = run_backtest(settings, as_of)
+        rows = write_backtest(settings, outcome)
         return dg.MaterializeResult(metadata=_backtest_metadata(context, outcome, rows))
 
     return model_backtest
-
-
-def _replenishment_cycles_asset(settings: Settings, partitions: dg.PartitionsDefinition):
-    @dg.asset(
-        key=CYCLES_KEY,
-        deps=CYCLE_DEPS,
-        description="`marts.replenishment_cycles`: per category, the median days between "
-        "consecutive occasions containing it (at least `cycle_min_samples` gaps), or the "
-        "replenishment_cycle_overrides seed.",
-        **_common(partitions),
-    )
-    def replenishment_cycles(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        from retention_pipeline.predictions.cycles import build_replenishment_cycles
-        from retention_pipeline.predictions.tables import REPLENISHMENT_CYCLES
-        from retention_pipeline.warehouse import connect
-
-        as_of = as_of_from_partition(context.partition_key)
-        with connect(settings.warehouse, settings=settings) as con:
-            outcome = build_replenishment_cycles(con, as_of, settings.cycle_min_samples)
-            cycles = con.execute(
-                f"select category, round(cycle_days, 1), sample_size, source "
-                f"from {REPLENISHMENT_CYCLES} order by category"
-            ).fetchall()
-        metadata = {
-            "dagster/row_count": dg.MetadataValue.int(outcome.rows),
-            "cycles": dg.MetadataValue.md(
-                _table(["category", "cycle_days", "sample_size", "source"], cycles)
-            ),
-            "observed": dg.MetadataValue.int(outcome.observed),
-            "overridden": dg.MetadataValue.int(outcome.overridden),
-            "removed_by_override": dg.MetadataValue.int(outcome.removed_by_override),
-            "below_min_samples": dg.MetadataValue.int(outcome.too_few_samples),
-            "min_samples": dg.MetadataValue.int(settings.cycle_min_samples),
-        }
-        if outcome.notes:
-            metadata["notes"] = dg.MetadataValue.text("; ".join(outcome.notes))
-        return dg.MaterializeResult(metadata=metadata)
-
-    return replenishment_cycles
 
 
 def _fit_metadata(fit) -> dict:

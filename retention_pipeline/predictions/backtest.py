@@ -23,18 +23,22 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-import duckdb
 import numpy as np
 
 from retention_pipeline.settings import Settings
 
 from .fitting import ModelFit
-from .histories import Patterns, create_summary, fetch_patterns, require_occasions
+from .histories import (
+    AS_OF_PERIOD,
+    CALIBRATION_PERIOD,
+    Patterns,
+    read_holdout_days,
+    read_patterns,
+)
 from .purchase_models import PURCHASE_MODELS, purchase_model
 from .sufficiency import check_data
-from .tables import MODEL_BACKTEST, OCCASIONS, replace_as_of_rows, time_unit_label
+from .tables import MODEL_BACKTEST, time_unit_label, write_rows
 
-SUMMARY = "_backtest_summary"
 TOP_BUCKET = 7  # repeat occasions of 7 or more share one bucket ("7+")
 CURVE_POINTS = 24  # evaluation days of the predicted curve: smooth, and each costs a full pass
 
@@ -103,53 +107,47 @@ def calibration_end(as_of: dt.date, settings: Settings) -> dt.date:
     return as_of - dt.timedelta(days=settings.backtest_holdout_days)
 
 
-def run_backtest(
-    con: duckdb.DuckDBPyConnection, as_of: dt.date, settings: Settings
-) -> BacktestOutcome:
+def run_backtest(settings: Settings, as_of: dt.date) -> BacktestOutcome:
     """Fit on the calibration period, compare with the holdout; nothing is written here."""
-    require_occasions(con)
     end = calibration_end(as_of, settings)
     unit = settings.prediction_time_unit_days
     base = {"as_of": as_of, "calibration_end": end, "unit_days": unit}
+    current = read_patterns(settings, as_of, AS_OF_PERIOD, unit)
     if end >= as_of:
         return BacktestOutcome(
             **base, reason=f"calibration end {end} is not before the as-of date {as_of}"
         )
-    data = check_data(con, as_of, settings)
+    data = check_data(current, as_of, settings)
     if not data.ok:
         return BacktestOutcome(**base, reason=f"no predictions for {as_of} ({data.status}): "
                                f"{data.reason}")
-    create_summary(con, SUMMARY, end, unit)
-    try:
-        patterns = fetch_patterns(con, SUMMARY)
-        holdout = (as_of - end).days / unit
-        actual = _actual_by_bucket(con, end, as_of)
-        fits, rows, curves, refused = {}, [], {}, []
-        for model in PURCHASE_MODELS.values():
-            fit = model.fit(
-                patterns.x,
-                patterns.t_x,
-                patterns.T,
-                weights=patterns.customers,
-                min_customers=settings.min_customers_to_fit,
-                min_repeat_customers=settings.min_repeat_customers_to_fit,
-            )
-            fits[model.name] = fit
-            if not fit.ok:
-                refused.append(f"{model.name} ({fit.status}): {fit.message}")
-                continue
-            predicted = model.expected_purchases(
-                fit.params, holdout, patterns.x, patterns.t_x, patterns.T
-            )
-            rows += [{**row, "model": model.name} for row in _rows(patterns, predicted, actual)]
-            curves[model.name] = _curve(con, model.name, fit, patterns, end, as_of, unit)
-    finally:
-        con.execute(f"drop table if exists {SUMMARY}")
+    patterns = read_patterns(settings, as_of, CALIBRATION_PERIOD, unit, period_end=end)
+    holdout = (as_of - end).days / unit
+    actual = _actual_by_bucket(patterns)
+    fits, rows, curves, refused = {}, [], {}, []
+    for model in PURCHASE_MODELS.values():
+        fit = model.fit(
+            patterns.x,
+            patterns.t_x,
+            patterns.T,
+            weights=patterns.customers,
+            min_customers=settings.min_customers_to_fit,
+            min_repeat_customers=settings.min_repeat_customers_to_fit,
+        )
+        fits[model.name] = fit
+        if not fit.ok:
+            refused.append(f"{model.name} ({fit.status}): {fit.message}")
+            continue
+        predicted = model.expected_purchases(
+            fit.params, holdout, patterns.x, patterns.t_x, patterns.T
+        )
+        rows += [{**row, "model": model.name} for row in _rows(patterns, predicted, actual)]
+        curves[model.name] = _curve(settings, model.name, fit, patterns, end, as_of, unit)
     reason = "" if curves else f"calibration fit up to {end} refused: " + "; ".join(refused)
     return BacktestOutcome(**base, fits=fits, rows=rows, curves=curves, reason=reason)
 
 
-def write_backtest(con: duckdb.DuckDBPyConnection, outcome: BacktestOutcome) -> int:
+def write_backtest(settings: Settings, outcome: BacktestOutcome) -> int:
     """Replace the as-of date's rows of `marts.model_backtest` (none when refused)."""
     unit = time_unit_label(outcome.unit_days)
     rows = [
@@ -162,36 +160,23 @@ def write_backtest(con: duckdb.DuckDBPyConnection, outcome: BacktestOutcome) -> 
         }
         for row in outcome.rows
     ]
-    return replace_as_of_rows(con, MODEL_BACKTEST, outcome.as_of, rows)
+    return write_rows(settings, MODEL_BACKTEST, rows, as_of=outcome.as_of)
 
 
 def bucket_label(bucket: int) -> str:
     return f"{TOP_BUCKET}+" if bucket >= TOP_BUCKET else str(bucket)
 
 
-def _actual_by_bucket(
-    con: duckdb.DuckDBPyConnection, end: dt.date, as_of: dt.date
-) -> dict[int, tuple[int, int]]:
+def _actual_by_bucket(patterns: Patterns) -> dict[int, tuple[int, int]]:
     """{bucket: (customers, holdout occasions)} for the customers of the calibration period.
 
     Every holdout occasion of such a customer is a repeat purchase (their first is earlier).
     """
-    rows = con.execute(
-        f"""
-        with holdout as (
-            select customer_id, count(*) as occasions
-            from {OCCASIONS}
-            where occasion_date > ? and occasion_date <= ?
-            group by customer_id
-        )
-        select least(s.x, {TOP_BUCKET}) as bucket, count(*), coalesce(sum(h.occasions), 0)
-        from {SUMMARY} as s
-        left join holdout as h on h.customer_id = s.customer_id
-        group by bucket
-        """,
-        [end, as_of],
-    ).fetchall()
-    return {int(b): (int(n), int(k)) for b, n, k in rows}
+    buckets = np.minimum(patterns.x, TOP_BUCKET).astype(int)
+    customers = np.bincount(buckets, weights=patterns.customers, minlength=TOP_BUCKET + 1)
+    occasions = np.bincount(buckets, weights=patterns.holdout, minlength=TOP_BUCKET + 1)
+    return {b: (int(customers[b]), int(occasions[b]))
+            for b in range(TOP_BUCKET + 1) if customers[b]}
 
 
 def _rows(
@@ -227,20 +212,12 @@ def _row(breakdown, bucket, order, customers, actual, predicted) -> dict:
     }
 
 
-def _curve(con, model: str, fit: ModelFit, patterns: Patterns, end, as_of, unit: float) -> Curve:
+def _curve(settings, model: str, fit: ModelFit, patterns: Patterns, end, as_of,
+           unit: float) -> Curve:
     days = (as_of - end).days
-    daily = con.execute(
-        f"""
-        select date_diff('day', ?::date, o.occasion_date) as day, count(*) as occasions
-        from {OCCASIONS} as o
-        semi join {SUMMARY} as s on s.customer_id = o.customer_id
-        where o.occasion_date > ? and o.occasion_date <= ?
-        group by day order by day
-        """,
-        [end, end, as_of],
-    ).fetchnumpy()
-    actual_days = np.concatenate([[0], np.asarray(daily["day"], dtype=float)])
-    actual_cumulative = np.concatenate([[0], np.cumsum(np.asarray(daily["occasions"], float))])
+    day, occasions = read_holdout_days(settings, as_of)
+    actual_days = np.concatenate([[0], day])
+    actual_cumulative = np.concatenate([[0], np.cumsum(occasions)])
     grid = np.unique(np.linspace(0, days, min(days, CURVE_POINTS) + 1).round())
     expected = purchase_model(model).expected_purchases(
         fit.params, grid[:, None] / unit, patterns.x, patterns.t_x, patterns.T

@@ -47,8 +47,8 @@ def check_band_thresholds(high_below: float, medium_below: float) -> None:
 def churn_risk_band(
     p_purchase: ArrayLike, *, high_below: float, medium_below: float
 ) -> np.ndarray:
-    """'high' below `high_below`, 'medium' below `medium_below`, else 'low' (numpy twin of the
-    SQL in scoring.py, for tests and notebooks)."""
+    """'high' below `high_below`, 'medium' below `medium_below`, else 'low' (per history
+    in scoring.py)."""
     check_band_thresholds(high_below, medium_below)
     p = np.asarray(p_purchase, dtype=float)
     return np.where(p < high_below, "high", np.where(p < medium_below, "medium", "low"))

@@ -1,6 +1,6 @@
 """One model run for an as-of date: the purchase models (BG/NBD, Pareto/NBD) and Gamma-Gamma
-fitted on the warehouse's occasions, one purchase model chosen, all recorded in
-`marts.model_fit` and read back by the scoring.
+fitted on the histories dbt computed (histories.py), one purchase model chosen, all recorded in
+`marts.model_fit` of the dbt target and read back by the scoring.
 
 `marts.model_fit` keeps the history of runs: one row per (as_of_date, model, parameter); a run
 replaces the rows of its own as-of date and keeps the others. A model that could not be fitted
@@ -16,7 +16,6 @@ import datetime as dt
 import time
 from dataclasses import dataclass, field
 
-import duckdb
 import numpy as np
 
 from retention_pipeline.settings import Settings
@@ -24,12 +23,11 @@ from retention_pipeline.settings import Settings
 from . import gamma_gamma
 from .fitting import ModelFit, refused
 from .gamma_gamma import fit_gamma_gamma
-from .histories import create_summary, fetch_patterns, fetch_spend
+from .histories import AS_OF_PERIOD, read_patterns, read_spend
 from .purchase_models import PURCHASE_MODELS
 from .sufficiency import DataCheck, check_data
-from .tables import MODEL_BACKTEST, MODEL_FIT, relation_exists, replace_as_of_rows, time_unit_label
+from .tables import MODEL_BACKTEST, MODEL_FIT, SCHEMA, time_unit_label, write_rows
 
-SUMMARY = "_model_fit_summary"
 MODELS = (*PURCHASE_MODELS, gamma_gamma.MODEL)
 
 # What a parameter at its search bound means, by model and parameter: the limiting model the fit
@@ -71,16 +69,14 @@ class ModelRun:
         return (*self.purchases.values(), self.gamma_gamma)
 
 
-def fit_models(con: duckdb.DuckDBPyConnection, as_of: dt.date, settings: Settings) -> ModelRun:
+def fit_models(settings: Settings, as_of: dt.date) -> ModelRun:
     """Fit every model on every customer's history up to the end of the as-of day, and choose
     the purchase model (setting purchase_model; for `auto`, that day's model_backtest)."""
     unit = settings.prediction_time_unit_days
-    data = check_data(con, as_of, settings)
-    create_summary(con, SUMMARY, as_of, unit)
+    patterns = read_patterns(settings, as_of, AS_OF_PERIOD, unit)
+    data = check_data(patterns, as_of, settings)
     started = time.perf_counter()
-    patterns = fetch_patterns(con, SUMMARY)
     if not data.ok:
-        con.execute(f"drop table if exists {SUMMARY}")
         no = {m: refused(m, data.status, data.reason, patterns.n_customers) for m in MODELS}
         return ModelRun(
             as_of=as_of, unit_days=unit, purchases={m: no[m] for m in PURCHASE_MODELS},
@@ -99,7 +95,7 @@ def fit_models(con: duckdb.DuckDBPyConnection, as_of: dt.date, settings: Setting
         )
         for name, model in PURCHASE_MODELS.items()
     }
-    spend_rows = fetch_spend(con, SUMMARY)
+    spend_rows = read_spend(settings, as_of)
     spend = fit_gamma_gamma(
         spend_rows.x,
         spend_rows.monetary,
@@ -107,8 +103,7 @@ def fit_models(con: duckdb.DuckDBPyConnection, as_of: dt.date, settings: Setting
         min_repeat_customers=settings.min_repeat_customers_to_fit,
     )
     seconds = time.perf_counter() - started
-    con.execute(f"drop table if exists {SUMMARY}")
-    errors = read_holdout_errors(con, as_of)
+    errors = read_holdout_errors(settings, as_of)
     selected, reason = choose_purchase_model(settings.purchase_model, purchases, errors)
     return ModelRun(
         as_of=as_of,
@@ -161,20 +156,29 @@ def choose_purchase_model(
     )
 
 
-def read_holdout_errors(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> dict[str, float]:
+def read_holdout_errors(settings: Settings, as_of: dt.date) -> dict[str, float]:
     """Per model, the holdout error of the as-of date's backtest (empty without one)."""
-    if not relation_exists(con, MODEL_BACKTEST):
-        return {}
-    columns = {r[0] for r in con.execute(f"describe {MODEL_BACKTEST}").fetchall()}
-    if "model" not in columns:
-        return {}
-    rows = con.execute(
-        f"select model, sum(abs(error)) from {MODEL_BACKTEST} "
-        "where as_of_date = ? and breakdown = 'calibration_frequency' and model is not null "
-        "group by model",
-        [as_of],
-    ).fetchall()
-    return {model: float(error) for model, error in rows}
+    rows = _read_marts(settings, MODEL_BACKTEST, ["as_of_date", "breakdown", "model", "error"])
+    errors: dict[str, float] = {}
+    for row in rows:
+        if (_day(row["as_of_date"]) == as_of and row["breakdown"] == "calibration_frequency"
+                and row["model"] is not None):
+            errors[row["model"]] = errors.get(row["model"], 0.0) + abs(float(row["error"]))
+    return errors
+
+
+def _read_marts(settings: Settings, table: str, columns: list[str]) -> list[dict]:
+    """The rows of a prediction table of the dbt target ([] when it does not exist yet)."""
+    from retention_pipeline.targets.read import read_table, table_exists
+
+    name = table.split(".")[-1]
+    if not table_exists(settings, SCHEMA, name):
+        return []
+    return read_table(settings, SCHEMA, name, columns).to_pylist()
+
+
+def _day(value) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
 
 
 # A gamma or beta mixing distribution this narrow (coefficient of variation) is no heterogeneity
@@ -242,9 +246,9 @@ def fit_rows(run: ModelRun) -> list[dict]:
     return rows
 
 
-def write_model_fit(con: duckdb.DuckDBPyConnection, run: ModelRun) -> int:
+def write_model_fit(settings: Settings, run: ModelRun) -> int:
     """Replace the run's as-of date in `marts.model_fit`; other dates are kept. Rows written."""
-    return replace_as_of_rows(con, MODEL_FIT, run.as_of, fit_rows(run))
+    return write_rows(settings, MODEL_FIT, fit_rows(run), as_of=run.as_of)
 
 
 @dataclass(frozen=True)
@@ -264,18 +268,17 @@ class StoredFit:
         return self.status == "ok" and bool(self.params)
 
 
-def read_model_fit(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> dict[str, StoredFit]:
+def read_model_fit(settings: Settings, as_of: dt.date) -> dict[str, StoredFit]:
     """The recorded fits of `as_of` by model name; models without a row are absent."""
-    if not relation_exists(con, MODEL_FIT):
-        return {}
-    rows = con.execute(
-        f"select model, status, message, parameter, value, time_unit_days, "
-        f"coalesce(selected, false), coalesce(selection_reason, '') from {MODEL_FIT} "
-        "where as_of_date = ? order by model, parameter",
-        [as_of],
-    ).fetchall()
+    names = ["as_of_date", "model", "status", "message", "parameter", "value", "time_unit_days",
+             "selected", "selection_reason"]
+    rows = [r for r in _read_marts(settings, MODEL_FIT, names) if _day(r["as_of_date"]) == as_of]
+    rows.sort(key=lambda r: (r["model"], r["parameter"] is None, r["parameter"] or ""))
     fits: dict[str, StoredFit] = {}
-    for model, status, message, parameter, value, unit_days, selected, why in rows:
+    for row in rows:
+        model, status, message, parameter, value, unit_days = (
+            row[n] for n in ("model", "status", "message", "parameter", "value", "time_unit_days"))
+        selected, why = bool(row["selected"]), row["selection_reason"] or ""
         stored = fits.get(model) or StoredFit(
             model, status, message or "", {}, float(unit_days), bool(selected), why
         )

@@ -1,12 +1,12 @@
-"""`marts.customer_predictions`: every customer with an occasion, scored with the as-of date's
-recorded model run (marts.model_fit) by the purchase model selected there (column `model`).
+"""`marts.prediction_scores`: the as-of date's distinct (x, t_x, T) histories scored by the
+purchase model selected in that day's recorded model run (marts.model_fit); the dbt model
+`customer_predictions` joins them to the customers (models/predictions/scored).
 
-Set-based: the per-customer summary is a DuckDB temp table; the models are evaluated once per
-distinct (x, t_x, T) history in numpy; that small result is registered as an Arrow table and
-joined back in one CREATE TABLE AS. Gamma-Gamma's expected value is a closed form of (x,
-monetary), so it is computed in the same SQL. Without a selected purchase model (data below the
-minimums, no usable fit) the table is written empty (with its columns); without a usable
-Gamma-Gamma fit the value columns are NULL.
+The models are evaluated once per distinct history in numpy. churn_risk is a function of the
+history's probabilities only, so it is decided here too; Gamma-Gamma's expected value is a closed
+form of (x, monetary) that the dbt model computes from the day's fit. Without a selected purchase
+model (data below the minimums, no usable fit) the table is written empty (with its columns), so
+customer_predictions is empty; without a usable Gamma-Gamma fit its value columns are NULL.
 """
 
 from __future__ import annotations
@@ -15,28 +15,26 @@ import datetime as dt
 import time
 from dataclasses import dataclass, field
 
-import duckdb
+import numpy as np
 import pyarrow as pa
 
 from retention_pipeline.settings import Settings
 
 from . import gamma_gamma as gamma_gamma_model
-from .churn import check_band_thresholds
+from .churn import check_band_thresholds, churn_risk_band
 from .clv import clv
-from .histories import Patterns, create_summary, fetch_patterns
+from .histories import AS_OF_PERIOD, Patterns, read_patterns
 from .model_runs import StoredFit, read_model_fit
 from .purchase_models import PURCHASE_MODELS, purchase_model
-from .tables import CUSTOMER_PREDICTIONS, OCCASIONS, column_list, empty_table
+from .tables import PREDICTION_SCORES, write_rows
 
-SUMMARY = "_scoring_summary"
-PATTERN_SCORES = "_scoring_patterns"
 YEAR_DAYS = 365.0
 CLV_PERIODS = 12  # monthly discounting over the 365 days
 
 
 @dataclass(frozen=True)
 class ScoringOutcome:
-    rows: int
+    rows: int  # customers scored
     reason: str = ""  # why nothing (or no value columns) was predicted; empty when all is there
     patterns: int = 0
     bands: dict[str, int] = field(default_factory=dict)
@@ -46,45 +44,47 @@ class ScoringOutcome:
     selection_reason: str = ""
 
 
-def score_customers(
-    con: duckdb.DuckDBPyConnection, as_of: dt.date, settings: Settings
-) -> ScoringOutcome:
-    """Write `marts.customer_predictions` for `as_of` from the fits recorded for that date."""
+def score_patterns(settings: Settings, as_of: dt.date) -> ScoringOutcome:
+    """Write `marts.prediction_scores` for `as_of` from the fits recorded for that date."""
     check_band_thresholds(settings.churn_risk_high_below, settings.churn_risk_medium_below)
-    fits = read_model_fit(con, as_of)
+    fits = read_model_fit(settings, as_of)
     purchases = next(
         (f for name, f in fits.items() if name in PURCHASE_MODELS and f.selected and f.ok), None
     )
     if purchases is None:
-        empty_table(con, CUSTOMER_PREDICTIONS)
+        write_rows(settings, PREDICTION_SCORES, [])
         return ScoringOutcome(rows=0, reason=_no_purchase_model(fits, as_of))
     started = time.perf_counter()
-    create_summary(con, SUMMARY, as_of, purchases.unit_days)
-    patterns = fetch_patterns(con, SUMMARY)
+    patterns = read_patterns(settings, as_of, AS_OF_PERIOD, purchases.unit_days)
     scores = _pattern_scores(purchases, patterns, settings)
+    bands = churn_risk_band(scores[settings.churn_risk_basis],
+                            high_below=settings.churn_risk_high_below,
+                            medium_below=settings.churn_risk_medium_below)
+    rows = pa.table({
+        "as_of_date": pa.array([as_of] * len(patterns.x), pa.date32()),
+        "x": patterns.x.astype(np.int64),
+        "t_x_days": patterns.t_x_days,
+        "t_days": patterns.t_days,
+        "customers": patterns.customers.astype(np.int64),
+        **scores,
+        "churn_risk": pa.array(list(bands), pa.string()),
+        "model": pa.array([purchases.model] * len(patterns.x), pa.string()),
+    })
+    write_rows(settings, PREDICTION_SCORES, rows)
     spend = fits.get(gamma_gamma_model.MODEL)
-    con.register(PATTERN_SCORES, scores)
-    try:
-        con.execute(
-            f"create or replace table {CUSTOMER_PREDICTIONS} as "
-            + _predictions_sql(as_of, spend, settings, purchases.model)
-        )
-    finally:
-        con.unregister(PATTERN_SCORES)
-        con.execute(f"drop table if exists {SUMMARY}")
     return ScoringOutcome(
-        rows=_count(con),
+        rows=patterns.n_customers,
         reason="" if spend is not None and spend.ok else _no_value_model(spend),
         patterns=len(patterns.x),
-        bands=_bands(con),
-        totals=_totals(con),
+        bands=_bands(bands, patterns.customers),
+        totals=_totals(scores, patterns.customers),
         seconds=time.perf_counter() - started,
         model=purchases.model,
         selection_reason=purchases.selection_reason,
     )
 
 
-def _pattern_scores(fit: StoredFit, p: Patterns, settings: Settings) -> pa.Table:
+def _pattern_scores(fit: StoredFit, p: Patterns, settings: Settings) -> dict[str, np.ndarray]:
     """Model outputs per distinct history; horizons in days become model time units."""
     unit = fit.unit_days
     params = fit.params
@@ -93,11 +93,8 @@ def _pattern_scores(fit: StoredFit, p: Patterns, settings: Settings) -> pa.Table
     no_purchase_in_horizon = model.p_no_purchase(
         params, settings.churn_risk_horizon_days / unit, p.x, p.t_x, p.T
     )
-    return pa.table(
+    return (
         {
-            "x": p.x,
-            "t_x": p.t_x,
-            "T": p.T,
             "p_alive": model.p_alive(params, p.x, p.t_x, p.T),
             "p_purchase_in_horizon": 1.0 - no_purchase_in_horizon,
             "p_no_purchase_90d": model.p_no_purchase(params, 90 / unit, p.x, p.t_x, p.T),
@@ -121,79 +118,6 @@ def _pattern_scores(fit: StoredFit, p: Patterns, settings: Settings) -> pa.Table
     )
 
 
-def _predictions_sql(
-    as_of: dt.date, spend: StoredFit | None, settings: Settings, model: str
-) -> str:
-    day = f"date '{as_of.isoformat()}'"
-    if spend is not None and spend.ok:
-        p, q, gamma = (_double(spend.params[n]) for n in gamma_gamma_model.PARAM_NAMES)
-        # gamma_gamma_expected_value (note 025 eq. 5): credibility mix of own and population mean
-        value = f"{p} * ({gamma} + s.x * coalesce(s.monetary, 0)) / ({p} * s.x + {q} - 1)"
-    else:
-        value = "cast(null as double)"
-    high, medium = _double(settings.churn_risk_high_below), _double(settings.churn_risk_medium_below)
-    basis = settings.churn_risk_basis  # a Literal: safe to put in the SQL
-    return f"""
-with dates as (
-    select
-        customer_id,
-        count(*) as occasions,
-        min(occasion_date) as first_occasion_date,
-        max(occasion_date) as last_occasion_date
-    from {OCCASIONS}
-    where occasion_date <= {day}
-    group by customer_id
-),
-scored as (
-    select
-        s.customer_id,
-        ps.p_alive,
-        ps.p_purchase_in_horizon,
-        ps.p_no_purchase_90d,
-        ps.expected_purchases_90d,
-        ps.expected_purchases_365d,
-        {value} as expected_order_value,
-        ps.discounted_purchases_365d
-    from {SUMMARY} as s
-    join {PATTERN_SCORES} as ps
-        on s.x = ps.x and s.t_x = ps.t_x and s."T" = ps."T"
-),
-predictions as (
-    select
-        sc.customer_id,
-        {day} as as_of_date,
-        sc.p_alive,
-        sc.p_purchase_in_horizon,
-        sc.expected_purchases_90d,
-        sc.expected_purchases_365d,
-        sc.expected_order_value,
-        sc.expected_order_value * sc.discounted_purchases_365d as predicted_clv_365d,
-        -- last occasion + average days between occasions (docs/metrics.md#predictions), to the
-        -- nearest day
-        case when d.occasions >= 2 then
-            d.last_occasion_date + cast(round(
-                date_diff('day', d.first_occasion_date, d.last_occasion_date) / (d.occasions - 1)
-            ) as integer)
-        end as expected_next_order_date,
-        case
-            when sc.{basis} < {high} then 'high'
-            when sc.{basis} < {medium} then 'medium'
-            else 'low'
-        end as churn_risk,
-        sc.p_no_purchase_90d,
-        '{model}' as model
-    from scored as sc
-    join dates as d on d.customer_id = sc.customer_id
-)
-select {column_list(CUSTOMER_PREDICTIONS)} from predictions
-"""
-
-
-def _double(value: float) -> str:
-    # repr round-trips a float exactly; the cast keeps DuckDB from treating it as a DECIMAL.
-    return f"cast('{float(value)!r}' as double)"
-
-
 def _no_purchase_model(fits: dict[str, StoredFit], as_of: dt.date) -> str:
     purchase = [f for name, f in fits.items() if name in PURCHASE_MODELS]
     if not purchase:
@@ -215,29 +139,18 @@ def _no_value_model(fit: StoredFit | None) -> str:
     )
 
 
-def _count(con: duckdb.DuckDBPyConnection) -> int:
-    return int(con.execute(f"select count(*) from {CUSTOMER_PREDICTIONS}").fetchall()[0][0])
+def _bands(bands, customers: np.ndarray) -> dict[str, int]:
+    labels = np.asarray(bands, dtype=object)
+    return {band: int(customers[labels == band].sum()) for band in ("low", "medium", "high")}
 
 
-def _bands(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    rows = con.execute(
-        f"select churn_risk, count(*) from {CUSTOMER_PREDICTIONS} group by 1"
-    ).fetchall()
-    counts = dict(rows)
-    return {band: int(counts.get(band, 0)) for band in ("low", "medium", "high")}
-
-
-def _totals(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
-    row = con.execute(
-        f"""select avg(p_alive), sum(expected_purchases_90d), sum(expected_purchases_365d),
-                   avg(expected_order_value), sum(predicted_clv_365d)
-            from {CUSTOMER_PREDICTIONS}"""
-    ).fetchall()[0]
-    names = (
-        "mean_p_alive",
-        "expected_purchases_90d",
-        "expected_purchases_365d",
-        "mean_expected_order_value",
-        "predicted_clv_365d",
-    )
-    return {n: float(v) for n, v in zip(names, row) if v is not None}
+def _totals(scores: dict[str, np.ndarray], customers: np.ndarray) -> dict[str, float]:
+    """Customer-weighted totals; the value columns need each customer's spend, so they are the
+    dbt model's (customer_predictions)."""
+    if not customers.sum():
+        return {}
+    return {
+        "mean_p_alive": float(np.dot(scores["p_alive"], customers) / customers.sum()),
+        "expected_purchases_90d": float(np.dot(scores["expected_purchases_90d"], customers)),
+        "expected_purchases_365d": float(np.dot(scores["expected_purchases_365d"], customers)),
+    }

@@ -10,11 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-import duckdb
-
 from retention_pipeline.settings import Settings
 
-from .histories import occasions_until, require_occasions
+from .histories import Patterns
 
 TOO_FEW_CUSTOMERS = "too_few_customers"
 TOO_SHORT_HISTORY = "too_short_history"
@@ -34,23 +32,14 @@ class DataCheck:
         return self.status == "ok"
 
 
-def check_data(con: duckdb.DuckDBPyConnection, as_of: dt.date, settings: Settings) -> DataCheck:
-    """The minimums of the settings against the occasions up to `as_of`."""
-    require_occasions(con)
-    customers, first, frequent = con.execute(
-        f"""
-        with per_customer as (
-            select customer_id, count(*) as occasions, min(occasion_date) as first_date
-            from {occasions_until(as_of)} as o
-            group by customer_id
-        )
-        select count(*), min(first_date), count(*) filter (where occasions >= 3)
-        from per_customer
-        """
-    ).fetchall()[0]
-    history = (as_of - first).days if first is not None else 0
-    counts = {"customers": int(customers), "history_days": history,
-              "frequent_customers": int(frequent)}
+def check_data(patterns: Patterns, as_of: dt.date, settings: Settings) -> DataCheck:
+    """The minimums of the settings against the as-of date's histories (in days)."""
+    customers = patterns.n_customers
+    frequent = int(patterns.customers[patterns.x >= 2].sum())
+    # the longest T is the first occasion of all, seen from the as-of date
+    history = int(patterns.t_days.max()) if customers else 0
+    first = as_of - dt.timedelta(days=history) if customers else None
+    counts = {"customers": customers, "history_days": history, "frequent_customers": frequent}
     if customers < settings.prediction_min_customers:
         return DataCheck(**counts, status=TOO_FEW_CUSTOMERS, reason=(
             f"{customers} customers with a valid purchase < prediction_min_customers "

@@ -1,7 +1,11 @@
-"""The prediction tables in the warehouse: names and columns, in one place.
+"""The prediction tables: names and columns, in one place.
 
-Every writer creates its table from these definitions when it has nothing to write, so a
-consumer (BI, activation, checks) always finds the table with the right columns.
+The Python fits read their inputs (dbt models of models/predictions, schema intermediate) from
+the dbt target and write model_fit, model_backtest and prediction_scores back to it
+(retention_pipeline/targets/write.py), creating a table from these definitions when they have
+nothing to write, so the dbt models of the second phase and every other consumer always find it.
+customer_predictions and replenishment_cycles are dbt models; their columns are listed here for
+the consumers and tests.
 """
 
 from __future__ import annotations
@@ -10,13 +14,15 @@ import duckdb
 import pyarrow as pa
 
 SCHEMA = "marts"
-OCCASIONS = "intermediate.int_purchase_occasions"
-ORDERS = "intermediate.int_orders"
-ORDER_ITEMS = "staging.stg_shop__order_items"
-PRODUCTS = "staging.stg_shop__products"
-CYCLE_OVERRIDES = "seeds.replenishment_cycle_overrides"
+
+# the dbt models the fits read (schema, table): docs/predictions.md
+INPUT_SCHEMA = "intermediate"
+PATTERNS = "int_prediction_patterns"
+SPEND = "int_prediction_spend"
+HOLDOUT_DAYS = "int_prediction_holdout_days"
 
 CUSTOMER_PREDICTIONS = f"{SCHEMA}.customer_predictions"
+PREDICTION_SCORES = f"{SCHEMA}.prediction_scores"
 MODEL_FIT = f"{SCHEMA}.model_fit"
 MODEL_BACKTEST = f"{SCHEMA}.model_backtest"
 REPLENISHMENT_CYCLES = f"{SCHEMA}.replenishment_cycles"
@@ -34,6 +40,21 @@ COLUMNS: dict[str, dict[str, str]] = {
         "expected_next_order_date": "DATE",
         "churn_risk": "VARCHAR",
         "p_no_purchase_90d": "DOUBLE",
+        "model": "VARCHAR",
+    },
+    PREDICTION_SCORES: {
+        "as_of_date": "DATE",
+        "x": "BIGINT",
+        "t_x_days": "BIGINT",
+        "t_days": "BIGINT",
+        "customers": "BIGINT",
+        "p_alive": "DOUBLE",
+        "p_purchase_in_horizon": "DOUBLE",
+        "p_no_purchase_90d": "DOUBLE",
+        "expected_purchases_90d": "DOUBLE",
+        "expected_purchases_365d": "DOUBLE",
+        "discounted_purchases_365d": "DOUBLE",
+        "churn_risk": "VARCHAR",
         "model": "VARCHAR",
     },
     MODEL_FIT: {
@@ -78,40 +99,6 @@ COLUMNS: dict[str, dict[str, str]] = {
 }
 
 
-def column_list(table: str) -> str:
-    return ", ".join(COLUMNS[table])
-
-
-def create_sql(table: str, *, replace: bool) -> str:
-    columns = ", ".join(f"{name} {kind}" for name, kind in COLUMNS[table].items())
-    verb = "CREATE OR REPLACE TABLE" if replace else "CREATE TABLE IF NOT EXISTS"
-    return f"{verb} {table} ({columns})"
-
-
-def ensure_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """The table (empty if new); an existing one is kept with its rows (history tables)."""
-    con.execute(f"CREATE SCHEMA IF NOT EXISTS {table.split('.')[0]}")
-    con.execute(create_sql(table, replace=False))
-    # a warehouse written by an earlier version lacks the columns added since: add them (NULL)
-    for name, kind in COLUMNS[table].items():
-        con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {kind}")
-
-
-def empty_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """Replace the table by an empty one with the right columns (snapshot tables)."""
-    con.execute(f"CREATE SCHEMA IF NOT EXISTS {table.split('.')[0]}")
-    con.execute(create_sql(table, replace=True))
-
-
-def relation_exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
-    schema, name = relation.split(".")
-    found = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, name],
-    ).fetchall()[0]
-    return bool(found and found[0])
-
-
 def time_unit_label(unit_days: float) -> str:
     """'day', 'week', or 'N days': the unit of t_x, T and alpha in a model run."""
     return {1.0: "day", 7.0: "week"}.get(float(unit_days), f"{unit_days:g} days")
@@ -128,31 +115,28 @@ _ARROW_TYPES = {
 }
 
 
-def arrow_rows(table: str, rows: list[dict]) -> pa.Table:
-    """`rows` (dicts keyed by column) as an Arrow table with the table's column types."""
+def arrow_rows(table: str, rows: list[dict] | pa.Table) -> pa.Table:
+    """`rows` (dicts keyed by column, or an Arrow table) with the table's columns and types."""
     schema = pa.schema([(name, _ARROW_TYPES[kind]) for name, kind in COLUMNS[table].items()])
+    if isinstance(rows, pa.Table):
+        return rows.select(schema.names).cast(schema)
     return pa.Table.from_pylist(rows, schema=schema)
 
 
 def replace_as_of_rows(
     con: duckdb.DuckDBPyConnection, table: str, as_of, rows: list[dict]
 ) -> int:
-    """History tables: the rows of `as_of` are replaced by `rows`, other dates kept; atomic."""
-    view = f"_{table.split('.')[-1]}_rows"
-    con.register(view, arrow_rows(table, rows))
-    try:
-        con.execute("begin transaction")
-        try:
-            ensure_table(con, table)
-            con.execute(f"delete from {table} where as_of_date = ?", [as_of])
-            con.execute(
-                f"insert into {table} ({column_list(table)}) "
-                f"select {column_list(table)} from {view}"
-            )
-            con.execute("commit")
-        except Exception:
-            con.execute("rollback")
-            raise
-    finally:
-        con.unregister(view)
+    """History tables on a DuckDB connection: the rows of `as_of` are replaced by `rows`, other
+    dates kept; atomic."""
+    from retention_pipeline.targets.write import write_duckdb
+
+    write_duckdb(con, table, COLUMNS[table], arrow_rows(table, rows), as_of)
     return len(rows)
+
+
+def write_rows(settings, table: str, rows: list[dict] | pa.Table, *, as_of=None) -> int:
+    """`rows` into `table` of the dbt target: the rows of `as_of` replaced (history tables), or
+    without it the whole table."""
+    from retention_pipeline.targets.write import write_table
+
+    return write_table(settings, table, COLUMNS[table], arrow_rows(table, rows), as_of=as_of)

@@ -61,10 +61,12 @@ def build_warehouse(
     reporting_tz: str = "UTC",
     min_order_value: float = 0,
     select: str | None = None,
+    exclude: str | None = None,
 ) -> Path:
     """Ingest the landing folder and `dbt build` (models + tests) for one as-of date."""
     ingest(landing, warehouse, as_of)
-    args = ["build"] + (["--select", select] if select else [])
+    args = ["build"] + (["--select", select] if select else []) + (
+        ["--exclude", exclude] if exclude else [])
     dbt(args, warehouse, {"as_of": as_of.isoformat(), "reporting_tz": reporting_tz,
                           "min_order_value": min_order_value})
     return warehouse

@@ -1,6 +1,7 @@
-"""Warehouses for the prediction tests: the intermediate tables the prediction assets read,
-written by hand (fast; the real ingestion + dbt path is covered by test_predictions_cdnow_e2e),
-and a helper that materializes the prediction assets through Dagster.
+"""Warehouses for the prediction tests: the purchase occasions, written by hand (fast; the real
+ingestion + dbt path is covered by test_predictions_cdnow_e2e), and a helper that builds the
+prediction models with dbt and materializes the prediction assets through Dagster between them,
+as the daily run does.
 """
 
 from __future__ import annotations
@@ -63,27 +64,54 @@ def simulated_occasions(
     return pd.DataFrame(rows, columns=["customer_id", "occasion_date", "net_amount"])
 
 
+PREDICTIONS = "marts/customer_predictions"
+SCORES = "marts/prediction_scores"
+
+
 def materialize(
     settings: Settings, as_of: dt.date | str, *, select: list[str] | None = None,
     raise_on_error: bool = True,
 ) -> dg.ExecuteInProcessResult:
-    """Materialize the prediction assets (all, or the `select`ed keys like 'marts/model_fit')."""
+    """Materialize the prediction assets (all, or the `select`ed keys like 'marts/model_fit'):
+    dbt builds their inputs (models/predictions) on the hand-made occasions first, and, when
+    customer_predictions is asked for, joins the scores to the customers after them."""
     from retention_pipeline.assets.predictions import build_prediction_assets
     from retention_pipeline.partitions import daily_partitions
 
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     as_of = dt.date.fromisoformat(str(as_of))
+    dbt_vars = settings.dbt_vars(as_of)
+    dbt_predictions(settings, ["--select", "int_prediction_histories+",
+                               "--exclude", "tag:after_predictions"], dbt_vars,
+                    must_pass=raise_on_error)
     partitions = daily_partitions(settings, earliest=min(as_of, dt.date(1997, 1, 1)))
     assets = build_prediction_assets(settings, partitions)
-    selection = None
-    if select is not None:
-        selection = [dg.AssetKey(key.split("/")) for key in select]
-    return dg.materialize(
+    keys = None if select is None else list(select)
+    join = keys is None or PREDICTIONS in keys
+    if keys is not None and PREDICTIONS in keys:
+        keys = [SCORES if key == PREDICTIONS else key for key in keys]
+    selection = None if keys is None else [dg.AssetKey(key.split("/")) for key in keys]
+    result = dg.materialize(
         assets,
         partition_key=as_of.isoformat(),
         selection=selection,
         raise_on_error=raise_on_error,
     )
+    if join and result.success:
+        dbt_predictions(settings, ["--select", "customer_predictions"], dbt_vars)
+    return result
+
+
+def dbt_predictions(settings: Settings, args: list[str], dbt_vars: dict,
+                    must_pass: bool = True) -> None:
+    """`dbt build` of prediction models on the settings' warehouse."""
+    from tests.support.pipeline import dbt
+
+    try:
+        dbt(["build", *args], settings.warehouse, dbt_vars)
+    except AssertionError:
+        if must_pass:
+            raise
 
 
 def metadata_of(result: dg.ExecuteInProcessResult, key: str) -> dict:
