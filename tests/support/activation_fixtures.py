@@ -21,7 +21,9 @@ from retention_pipeline.paths import DBT_PROJECT_DIR
 from retention_pipeline.settings import Settings
 
 SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
-POLICY_SEEDS = ("contact_policy_presets", "contact_policy_campaigns", "contact_policy_caps")
+POLICY_SEEDS = (
+    "contact_policy_presets", "contact_policy_campaigns", "contact_policy_caps", "time_zones",
+)
 
 DDL = """
 create schema if not exists staging;
@@ -47,7 +49,15 @@ create table staging.stg_shop__events (
 );
 create table marts.fct_orders (
     order_id varchar, customer_id varchar, ordered_at timestamp, order_date date,
-    net_amount decimal(18, 4), is_valid_purchase boolean, occasion_seq integer
+    net_amount decimal(18, 4), is_valid_purchase boolean, occasion_seq integer,
+    status varchar, shipped_at timestamp, delivered_at timestamp, delivered_date date,
+    promised_delivery_date date, delivery_days integer, days_late integer
+);
+create table marts.replenishment_cycles (
+    category varchar, cycle_days double, sample_size integer, source varchar
+);
+create table marts.customer_predictions (
+    customer_id varchar, p_alive double, churn_risk varchar, predicted_clv_365d double
 );
 create table fixture_segments (customer_id varchar, rfm_segment varchar, member_tier varchar);
 """
