@@ -197,8 +197,8 @@ def _with_mart_reports(context: dg.AssetExecutionContext, events, settings: Sett
     The dbt process holds the DuckDB file for writing until it exits, so the mart outputs (and
     their test results) are held back and yielded, enriched, once dbt is done.
     """
-    from retention_pipeline.reports import REPORTED_MARTS, mart_metadata
-    from retention_pipeline.warehouse import connect
+    from retention_pipeline.reports import REPORTED_MARTS, mart_metadata, reported_tables
+    from retention_pipeline.targets.local import target_view
 
     held_outputs: list[tuple[str, dg.Output]] = []
     held_checks: list[dg.AssetCheckResult] = []
@@ -219,12 +219,21 @@ def _with_mart_reports(context: dg.AssetExecutionContext, events, settings: Sett
         yield from (output for _, output in held_outputs)
         yield from held_checks
         raise
-    if not held_outputs or settings.dbt_target != "duckdb":
-        # The charts read the marts from the DuckDB warehouse; other targets keep them elsewhere.
-        yield from (output for _, output in held_outputs)
+    if not held_outputs:
         yield from held_checks
         return
-    with connect(settings.warehouse, read_only=True, settings=settings) as con:
+    # The charts query the marts with DuckDB: off the duckdb target, a copy of the few they read.
+    with target_view(settings, [f"marts.{model}" for model in reported_tables(
+            model for model, _ in held_outputs)]) as con:
         for model, output in held_outputs:
-            yield output.with_metadata({**output.metadata, **mart_metadata(con, model)})
+            metadata = mart_metadata(con, model) or _row_count_metadata(settings, model)
+            yield output.with_metadata({**output.metadata, **metadata})
     yield from held_checks
+
+
+def _row_count_metadata(settings: Settings, model: str) -> dict:
+    """A mart shown by its row count alone, counted in the target (nothing copied)."""
+    from retention_pipeline.targets.read import row_count
+
+    rows = row_count(settings, "marts", model)
+    return {} if rows is None else {"row_count": dg.MetadataValue.int(rows)}

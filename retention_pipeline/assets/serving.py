@@ -81,11 +81,11 @@ def _asset(settings, partitions, upstream, key, target, kind, description,
     def _publish(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         from retention_pipeline.serving.log import record_publish
         from retention_pipeline.serving.personal import default_personal_columns
-        from retention_pipeline.serving.tables import served_marts, warehouse_reader
+        from retention_pipeline.serving.tables import marts_reader, served_marts
 
         as_of = as_of_from_partition(context.partition_key)
         personal = default_personal_columns()
-        with warehouse_reader(settings.warehouse) as con:
+        with marts_reader(settings) as con:
             marts = served_marts(con, personal, settings.serve_personal_data)
             publish(con, marts, context.log.warning)
         published_at = dt.datetime.now(dt.UTC)

@@ -132,10 +132,9 @@ def evaluate(settings: Settings, frames: list, as_of: dt.date) -> Evaluation:
     """Pull each frame (connection closed before GX runs, so the file is free) and validate it."""
     from retention_pipeline.quality.frames import pull, table_exists
     from retention_pipeline.quality.gx_runner import merge, run_suite
-    from retention_pipeline.warehouse import connect
 
     started = time.perf_counter()
-    with connect(settings.warehouse, read_only=True, settings=settings) as con:
+    with _reading(settings, frames) as con:
         missing = tuple(sorted({f.table for f in frames if not table_exists(con, f.table)}))
         pulled = [] if missing else [pull(con, f, as_of, settings.quality_max_rows) for f in frames]
     pulled_at = time.perf_counter()
@@ -154,6 +153,16 @@ def evaluate(settings: Settings, frames: list, as_of: dt.date) -> Evaluation:
         pull_seconds=round(pulled_at - started, 3),
         validate_seconds=round(time.perf_counter() - pulled_at, 3),
     )
+
+
+def _reading(settings: Settings, frames: list):
+    """Raw tables are always in the DuckDB warehouse; marts are wherever dbt built them."""
+    from retention_pipeline.targets.local import target_view
+    from retention_pipeline.warehouse import connect
+
+    if all(f.schema_and_table[0] == "raw" for f in frames):
+        return connect(settings.warehouse, read_only=True, settings=settings)
+    return target_view(settings, sorted({t for f in frames for t in (f.table, *f.also_reads)}))
 
 
 def check_result(

@@ -33,6 +33,7 @@ class Frame:
     expectations: Callable[[dt.date], list]  # as-of date -> GX expectations (the suite)
     key: str | None = None  # sampling key; None: never sampled (an aggregate of the whole table)
     batch_only: bool = False  # raw tables: only rows with _batch_date = as-of
+    also_reads: tuple[str, ...] = ()  # other schema.tables its SQL reads (copied with it off duckdb)
 
     @property
     def schema_and_table(self) -> tuple[str, str]:

@@ -105,6 +105,7 @@ MART_FRAMES: dict[str, list[Frame]] = {
         Frame(
             name="marts.cohort_retention.totals",
             table="marts.cohort_retention",
+            also_reads=("intermediate.int_purchase_occasions",),
             expectations=cohort_totals_suite,
             sql=f"""
             with granularities(cohort_granularity) as (

@@ -11,11 +11,12 @@ from retention_pipeline.reports.headlines import (
     latest_complete_month_repeat_rate,
     repurchase_rate_90d,
 )
-from retention_pipeline.reports.metadata import REPORTED_MARTS, mart_metadata
+from retention_pipeline.reports.metadata import REPORTED_MARTS, mart_metadata, reported_tables
 
 __all__ = [
     "REPORTED_MARTS",
     "latest_complete_month_repeat_rate",
     "mart_metadata",
+    "reported_tables",
     "repurchase_rate_90d",
 ]

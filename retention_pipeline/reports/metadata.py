@@ -41,6 +41,18 @@ def mart_metadata(con: duckdb.DuckDBPyConnection, model_name: str) -> dict[str, 
     return metadata
 
 
+def reported_tables(models) -> list[str]:
+    """The marts `mart_metadata` queries for `models` beyond counting their rows (what a step
+    off the duckdb target copies locally; a mart shown by its row count alone is not copied)."""
+    wanted: set[str] = set()
+    for model in models:
+        if model in _EXTRAS:
+            wanted.add(model)
+        if model in RETENTION_MARTS:
+            wanted.update(RETENTION_MARTS)
+    return sorted(wanted)
+
+
 def _rate(value: float | None) -> dg.MetadataValue:
     return dg.MetadataValue.null() if value is None else dg.MetadataValue.float(float(value))
 

@@ -25,6 +25,8 @@ def record_publish(
     warehouse: Path, target: str, as_of: dt.date, published_at: dt.datetime, marts: list[Mart]
 ) -> None:
     with connect(warehouse) as con:
+        # On the postgres and spark targets the warehouse holds no marts but this log.
+        con.execute("create schema if not exists marts")
         con.execute(_CREATE)
         con.executemany(
             f"insert into {SERVING_LOG} values (?, ?, ?, ?, ?)",

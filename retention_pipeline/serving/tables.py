@@ -47,6 +47,28 @@ def warehouse_reader(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         con.close()
 
 
+@contextmanager
+def marts_reader(settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """`warehouse_reader` for the marts wherever dbt built them: the warehouse itself on the
+    duckdb target; on postgres and spark an in-memory catalog `w` holding a copy of the target's
+    `marts` tables (targets/local.py), so that every publisher reads one way."""
+    if settings.dbt_target == "duckdb":
+        with warehouse_reader(settings.warehouse) as con:
+            yield con
+        return
+    from retention_pipeline.targets.local import copy_into
+    from retention_pipeline.targets.read import list_tables
+
+    con = open_duckdb(settings=settings)
+    try:
+        con.execute(f"ATTACH ':memory:' AS {WAREHOUSE}")
+        names = [t for t in list_tables(settings, SCHEMA) if t not in NOT_SERVED]
+        copy_into(con, settings, [f"{SCHEMA}.{t}" for t in names], catalog=WAREHOUSE)
+        yield con
+    finally:
+        con.close()
+
+
 def served_marts(
     con: duckdb.DuckDBPyConnection, personal: frozenset[str], serve_personal: bool
 ) -> list[Mart]:

@@ -14,8 +14,8 @@ import pytest
 
 from retention_pipeline.settings import Settings
 from retention_pipeline.targets import dbt_target_env, load_raw_into_target
-from retention_pipeline.warehouse import open_duckdb
-from tests.support.pipeline import dbt, query
+from retention_pipeline.targets.read import read_table, table_exists
+from tests.support.pipeline import dbt
 
 # Spark's tests carry their own mark (`-m "not spark"` leaves them out: a JVM start each).
 TARGETS = ("duckdb", "postgres", pytest.param("spark", marks=pytest.mark.spark))
@@ -55,28 +55,10 @@ def build_on(settings: Settings, dbt_vars: dict, select: str | None = None,
 
 
 def read_mart(settings: Settings, table: str) -> pd.DataFrame:
-    """Every row of marts.<table> as the target holds it."""
-    if settings.dbt_target == "duckdb":
-        frame = query(settings.warehouse, f"select * from marts.{table}")
-    elif settings.dbt_target == "postgres":
-        import psycopg
-
-        with psycopg.connect(settings.warehouse_url) as pg, pg.cursor() as cur:
-            cur.execute(f"select * from marts.{table}")
-            names = [column.name for column in cur.description]
-            frame = pd.DataFrame(cur.fetchall(), columns=names)
-    else:
-        # Spark's tables are Parquet folders in the lake's warehouse (metastore database marts).
-        folder = Path(settings.lake).resolve() / "warehouse" / "marts.db" / table
-        if not folder.is_dir():
-            pytest.fail(f"Spark built no table marts.{table} (no folder {folder})")
-        con = open_duckdb()
-        try:
-            frame = con.execute(
-                f"select * from read_parquet('{folder}/**/*.parquet')").df()
-        finally:
-            con.close()
-    return _normalized(frame)
+    """Every row of marts.<table> as the target holds it, through the pipeline's own reader."""
+    if not table_exists(settings, "marts", table):
+        pytest.fail(f"{settings.dbt_target} built no table marts.{table}")
+    return _normalized(read_table(settings, "marts", table).to_pandas())
 
 
 def _normalized(frame: pd.DataFrame) -> pd.DataFrame:
