@@ -45,7 +45,8 @@ def build_definitions(settings: Settings, earliest: dt.date | None = None) -> dg
 
     assets = [
         *build_raw_assets(settings, partitions),
-        build_dbt_assets(settings, partitions, project),
+        build_dbt_assets(settings, partitions, project, name="dbt_models", exclude="tag:after_predictions"),
+        build_dbt_assets(settings, partitions, project, name="dbt_after_predictions", select="tag:after_predictions"),
         *build_prediction_assets(settings, partitions),
         *build_history_assets(settings, partitions),
         *build_activation_assets(settings, partitions),

@@ -1,15 +1,15 @@
 """The activation dbt build outside Dagster (tests, scripts): `dbt build` of the models tagged
 `after_predictions` on the settings' dbt target, in this process.
 
-The project is parsed once per process and the parsed manifest reused by every build (a copy each
-time: dbt marks the nodes it compiles), so a build costs its queries, not a parse; the settings
-reach the models as vars (Settings.dbt_vars). Dagster runs the same selection through dagster-dbt
+The project is parsed once per process and the parsed manifest reused by every build (its nodes'
+compiled state reset each time: dbt injects the ephemeral models' CTEs only into nodes not yet
+marked), so a build costs its queries, not a parse; the settings reach the models as vars
+(Settings.dbt_vars). Dagster runs the same selection through dagster-dbt
 (assets/dbt.py, `dbt_after_predictions`).
 """
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import json
 import os
@@ -71,7 +71,7 @@ def build_activation(settings: Settings, as_of: dt.date, command: str = "build",
     # nodes carry the target's database name (DuckDB: the file's stem), so a manifest per target
     manifest = _manifest((settings.dbt_target, Path(settings.warehouse).stem,
                           settings.warehouse_url), common)
-    outcome = dbtRunner(manifest=copy.deepcopy(manifest)).invoke(
+    outcome = dbtRunner(manifest=_fresh(manifest)).invoke(
         [command, "--select", select, "--vars", json.dumps(settings.dbt_vars(as_of)), *common]
     )
     if outcome.exception is not None:
@@ -94,6 +94,14 @@ def _manifest(key: tuple, common: list[str]):
             raise RuntimeError(f"dbt parse failed: {parsed.exception}")
         _manifests[key] = parsed.result
     return _manifests[key]
+
+
+def _fresh(manifest):
+    for node in manifest.nodes.values():
+        if node.resource_type in ("model", "test"):
+            node.extra_ctes_injected = False
+            node.extra_ctes = []
+    return manifest
 
 
 def _set_environment(settings: Settings) -> None:

@@ -105,32 +105,45 @@ def finish_dbt_build(settings: Settings, build_id: str, status: str) -> None:
         record_end(con, build_id, status)
 
 
-def build_dbt_assets(settings: Settings, partitions: dg.PartitionsDefinition, project: DbtProject):
+# The second dbt build of a day: the models that read the Python prediction fits (activation).
+AFTER_PREDICTIONS = "tag:after_predictions"
+
+
+def build_dbt_assets(settings: Settings, partitions: dg.PartitionsDefinition, project: DbtProject,
+                     *, name: str = "dbt_models", select: str = "fqn:*",
+                     exclude: str | None = None):
+    """One dbt build step. Phase 1 (`dbt_models`, every model without the tag after_predictions)
+    loads the raw rows into the target and plans the build (incremental or full, build_state.py);
+    phase 2 (`select=AFTER_PREDICTIONS`) is a plain `dbt build` of its selection: its incremental
+    model (contact_log) replaces its own day and is never fully refreshed, the rest are tables, so
+    it touches none of phase 1's build state."""
     translator = RetentionDbtTranslator(
         settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
     )
-
-    @dbt_assets(
+    decorate = dbt_assets(
         manifest=project.manifest_path,
         project=project,
         dagster_dbt_translator=translator,
-        name="dbt_models",
+        name=name,
+        select=select,
+        exclude=exclude,
         **daily_asset_options(partitions),
     )
-    def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
-                   config: DbtBuildConfig):
+
+    def run(context: dg.AssetExecutionContext, dbt: DbtCliResource, full_refresh: bool):
         as_of = as_of_from_partition(context.partition_key)
-        # profiles.yml reads the warehouse path from the environment.
-        os.environ["RETENTION_WAREHOUSE"] = str(settings.warehouse.resolve())
-        os.environ.update(dbt_duckdb_env(settings))  # ...and its DuckDB memory/threads/spill
-        os.environ.update(dbt_target_env(settings))  # ...and which engine builds the models
-        loaded = load_raw_into_target(settings)
-        if loaded:
-            context.log.info(f"raw rows loaded into dbt target {settings.dbt_target}: {loaded}")
-        plan = plan_dbt_build(settings, as_of, config.full_refresh, context.run_id)
-        context.log.info(f"dbt build for {as_of}: {plan.mode} ({plan.reason})")
-        dbt_vars = json.dumps({**settings.dbt_vars(as_of), **plan.dbt_vars()})
-        invocation = dbt.cli(["build", "--vars", dbt_vars, *plan.dbt_args()], context=context)
+        _dbt_environment(settings)
+        planned = select != AFTER_PREDICTIONS
+        dbt_vars, extra_args = settings.dbt_vars(as_of), []
+        if planned:
+            loaded = load_raw_into_target(settings)
+            if loaded:
+                context.log.info(f"raw rows loaded into dbt target {settings.dbt_target}: {loaded}")
+            plan = plan_dbt_build(settings, as_of, full_refresh, context.run_id)
+            context.log.info(f"dbt build for {as_of}: {plan.mode} ({plan.reason})")
+            dbt_vars, extra_args = {**dbt_vars, **plan.dbt_vars()}, plan.dbt_args()
+        invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars), *extra_args],
+                             context=context)
         events = invocation.stream()
         if context.run.tags.get(QUIET_DBT_TAG) == "true":
             events = _without_dbt_stdout(events)
@@ -143,13 +156,33 @@ def build_dbt_assets(settings: Settings, partitions: dg.PartitionsDefinition, pr
             # Never leave a dbt process holding the warehouse's write lock after a failure or
             # an interrupt (dagster-dbt forwards SIGINT to dbt; this makes sure it is gone).
             _end_process(invocation.process)
-            try:
-                finish_dbt_build(settings, context.run_id, status)
-            except Exception as exc:  # noqa: BLE001 - never hide why the build itself failed
-                # Left 'started': the next build will not start from this one, which is safe.
-                context.log.warning(f"could not record the dbt build's end: {exc}")
+            if planned:
+                try:
+                    finish_dbt_build(settings, context.run_id, status)
+                except Exception as exc:  # noqa: BLE001 - never hide why the build itself failed
+                    # Left 'started': the next build will not start from this one, which is safe.
+                    context.log.warning(f"could not record the dbt build's end: {exc}")
+
+    if select == AFTER_PREDICTIONS:
+        @decorate
+        def dbt_after_predictions(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+            yield from run(context, dbt, full_refresh=False)
+
+        return dbt_after_predictions
+
+    @decorate
+    def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
+                   config: DbtBuildConfig):
+        yield from run(context, dbt, full_refresh=config.full_refresh)
 
     return dbt_models
+
+
+def _dbt_environment(settings: Settings) -> None:
+    # profiles.yml reads the warehouse path from the environment...
+    os.environ["RETENTION_WAREHOUSE"] = str(settings.warehouse.resolve())
+    os.environ.update(dbt_duckdb_env(settings))  # ...and its DuckDB memory/threads/spill
+    os.environ.update(dbt_target_env(settings))  # ...and which engine builds the models
 
 
 # Run tag set by `retention run` without --verbose: dbt's own log lines stay out of its output.
