@@ -71,9 +71,12 @@ def build_activation(settings: Settings, as_of: dt.date, command: str = "build",
     # nodes carry the target's database name (DuckDB: the file's stem), so a manifest per target
     manifest = _manifest((settings.dbt_target, Path(settings.warehouse).stem,
                           settings.warehouse_url), common)
-    outcome = dbtRunner(manifest=_fresh(manifest)).invoke(
-        [command, "--select", select, "--vars", json.dumps(settings.dbt_vars(as_of)), *common]
-    )
+    try:
+        outcome = dbtRunner(manifest=_fresh(manifest)).invoke(
+            [command, "--select", select, "--vars", json.dumps(settings.dbt_vars(as_of)), *common]
+        )
+    finally:
+        _release_duckdb()
     if outcome.exception is not None:
         raise outcome.exception
     result = BuildResult(tuple(
@@ -102,6 +105,19 @@ def _fresh(manifest):
             node.extra_ctes_injected = False
             node.extra_ctes = []
     return manifest
+
+
+def _release_duckdb() -> None:
+    """dbt-duckdb keeps its database open for the process's next invocation; the pipeline's own
+    connections (with other settings) could not open the file while it does, so close it."""
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:
+        return
+    with DuckDBConnectionManager._LOCK:
+        if DuckDBConnectionManager._ENV is not None:
+            DuckDBConnectionManager._ENV.close()
+            DuckDBConnectionManager._ENV = None
 
 
 def _set_environment(settings: Settings) -> None:
