@@ -8,6 +8,11 @@
     {{- return(var(name, default)) -}}
 {%- endmacro %}
 
+{#- The as-of date as YYYY-MM-DD text (Jinja). -#}
+{% macro act_as_of() -%}
+    {{- return(var("as_of", run_started_at.strftime("%Y-%m-%d"))) -}}
+{%- endmacro %}
+
 {#- The as-of date `offset` days later (negative: earlier), as a date literal. -#}
 {% macro act_day(offset=0) -%}
     {%- set as_of = modules.datetime.date.fromisoformat(var("as_of", run_started_at.strftime("%Y-%m-%d"))) -%}

@@ -1,7 +1,7 @@
 {{ config(materialized='ephemeral') }}
 -- birthday (marketing): the birthday's month and day are the as-of date's; someone born on
 -- 29 February is greeted on 28 February in years without one. Once a year (the key holds the year).
-{%- set as_of = modules.datetime.date.fromisoformat(var("as_of", run_started_at.strftime("%Y-%m-%d"))) %}
+{%- set as_of = modules.datetime.date.fromisoformat(act_as_of()) %}
 {%- set leap = (as_of.year % 4 == 0 and as_of.year % 100 != 0) or as_of.year % 400 == 0 %}
 select
     customer_id,

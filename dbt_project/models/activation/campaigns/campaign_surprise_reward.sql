@@ -15,5 +15,5 @@ select
 from {{ ref('dim_customers') }}
 where rfm_segment in {{ act_in(var('surprise_reward_segments', ['Champions', 'Loyal Customers'])) }}
   and last_occasion_date > {{ act_day(-var('surprise_reward_recent_days', 90)) }}
-  and {{ md5_bucket("'surprise_reward|' || customer_id || '|" ~ var('as_of', run_started_at.strftime('%Y-%m-%d')) ~ "'") }}
+  and {{ md5_bucket("'surprise_reward|' || customer_id || '|" ~ act_as_of() ~ "'") }}
       < {{ var('surprise_reward_probability', 0.05) | float }}
