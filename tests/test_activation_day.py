@@ -299,7 +299,7 @@ def test_checks_catch_a_broken_decision(tmp_path):
 
 def test_a_failed_check_outside_dagster_logs_and_exports_nothing(tmp_path):
     shop = build_shop(tmp_path)
-    duplicate_customer(shop)
+    duplicate_customer(shop.con)
     shop.close()
     with pytest.raises(ActivationBuildError, match="one_state_and_reason_per_candidate"):
         run_day(shop.path, shop.settings(), AS_OF)
@@ -307,10 +307,10 @@ def test_a_failed_check_outside_dagster_logs_and_exports_nothing(tmp_path):
     assert not (shop.folder / "exports" / "2026-03-10").exists()
 
 
-def duplicate_customer(shop: Shop) -> None:
+def duplicate_customer(con) -> None:
     """A fault the policy does not expect: the staging customer c05 listed twice (once without
     consent), so its candidates are decided twice."""
-    shop.con.execute("""
+    con.execute("""
         insert into staging.stg_shop__customers
         select * replace (false as accepts_email) from staging.stg_shop__customers
         where customer_id = 'c05'
@@ -331,7 +331,7 @@ def _materialize(settings, partition: str, instance) -> dg.ExecuteInProcessResul
                           resources={"dbt": dbt_resource(project)}, raise_on_error=False)
 
 
-def test_dagster_assets_materialize_the_day_with_counts_in_metadata(shop):
+def test_dagster_materializes_the_day_and_a_failed_check_stops_the_next_days_log_and_files(shop):
     settings = shop.settings(control_share=0.2)
     with dg.DagsterInstance.ephemeral() as instance:
         result = _materialize(settings, "2026-03-10", instance)
@@ -345,25 +345,24 @@ def test_dagster_assets_materialize_the_day_with_counts_in_metadata(shop):
             m.asset_key.to_user_string(): m.materialization.metadata
             for m in result.get_asset_materialization_events()
         }
-    assert {"marts/campaign_candidates", "marts/contact_log", "marts/segment_members",
-            "marts/campaign_lift", "exports/crm_files"} <= set(meta)
-    table = meta["exports/crm_files"]["candidates_by_campaign_and_state"].value
-    assert "| birthday |" in table and "| queued | holdout | suppressed |" in table
-    assert meta["exports/crm_files"]["queued_sends"].value > 0
-    assert (shop.folder / "exports" / "2026-03-10" / "manifest.json").exists()
+        assert {"marts/campaign_candidates", "marts/contact_log", "marts/segment_members",
+                "marts/campaign_lift", "exports/crm_files"} <= set(meta)
+        table = meta["exports/crm_files"]["candidates_by_campaign_and_state"].value
+        assert "| birthday |" in table and "| queued | holdout | suppressed |" in table
+        assert meta["exports/crm_files"]["queued_sends"].value > 0
+        assert (shop.folder / "exports" / "2026-03-10" / "manifest.json").exists()
+        first_day = log_rows(shop)
 
-
-def test_a_failed_blocking_check_stops_the_log_and_the_exports(tmp_path):
-    shop = build_shop(tmp_path)
-    duplicate_customer(shop)
-    shop.close()
-    settings = shop.settings()
-    with dg.DagsterInstance.ephemeral() as instance:
-        result = _materialize(settings, "2026-03-10", instance)
+        # the next day, a fault the policy does not expect breaks a blocking check
+        with connect(shop.path) as con:
+            duplicate_customer(con)
+        result = _materialize(settings, "2026-03-11", instance)
         failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
-        materialized = {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()}
+        materialized = {m.asset_key.to_user_string()
+                        for m in result.get_asset_materialization_events()}
+    assert not result.success
     assert "one_state_and_reason_per_candidate" in failed
     assert "marts/contact_log" not in materialized
     assert "exports/crm_files" not in materialized
-    assert not (shop.folder / "exports" / "2026-03-10").exists()
-    assert log_rows(shop) == []
+    assert not (shop.folder / "exports" / "2026-03-11").exists()
+    assert log_rows(shop) == first_day  # nothing of the 11th; the 10th kept

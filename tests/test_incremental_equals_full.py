@@ -135,7 +135,9 @@ def _build(warehouse: Path, as_of: dt.date, full_refresh: bool, tests: bool = Tr
     status = "failed"
     try:
         skip = [] if tests else ["--exclude-resource-type", "test"]
-        dbt(["build", *skip, *plan.dbt_args()], warehouse, {**settings.dbt_vars(as_of), **plan.dbt_vars()})
+        # the first dbt step of the job: activation is built after the predictions (run_day)
+        dbt(["build", "--exclude", "tag:after_predictions", *skip, *plan.dbt_args()], warehouse,
+            {**settings.dbt_vars(as_of), **plan.dbt_vars()})
         status = "succeeded"
     finally:
         finish_dbt_build(settings, build_id, status)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,9 @@ CHECKS_DIR = DBT_PROJECT_DIR / "tests" / "activation"
 CHECK_NAMES = tuple(sorted(p.stem for p in CHECKS_DIR.glob("*.sql")))
 
 _manifests: dict[tuple, object] = {}
+# dbt runs in this process with process-wide state (flags, adapters, the environment profiles.yml
+# reads): one build at a time, whatever thread asks.
+_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,12 @@ class ActivationBuildError(RuntimeError):
 def build_activation(settings: Settings, as_of: dt.date, command: str = "build",
                      select: str = SELECTION, raise_on_failure: bool = True) -> BuildResult:
     """`dbt <command> --select <select>` for the as-of date on the settings' target."""
+    with _LOCK:
+        return _build(settings, as_of, command, select, raise_on_failure)
+
+
+def _build(settings: Settings, as_of: dt.date, command: str, select: str,
+           raise_on_failure: bool) -> BuildResult:
     from dbt.cli.main import dbtRunner
 
     _set_environment(settings)
