@@ -32,6 +32,22 @@ class SourceTable(BaseModel):
     )
 
 
+# Settings the activation models read as dbt vars of the same names (dbt_project.yml lists them
+# with the same defaults, for a `dbt build` by hand).
+ACTIVATION_DBT_VARS = (
+    "contact_policy_preset", "store_timezone", "control_share", "channel_engagement_days",
+    "send_hour", "thanks_after_days", "nudge_min_days", "nudge_max_days",
+    "replenishment_days_before_due", "replenishment_days_after_due", "vip_lead_days", "vip_tiers",
+    "vip_segments", "new_arrival_launch_days", "new_arrival_lookback_days", "followup_after_days",
+    "win_back_min_days", "win_back_cycle_multiple", "win_back_cooldown_days",
+    "win_back_high_value_revenue", "surprise_reward_probability", "surprise_reward_recent_days",
+    "surprise_reward_min_gap_days", "surprise_reward_segments", "abandoned_checkout_after_days",
+    "abandoned_checkout_repeat_days", "delivery_apology_late_days",
+    "delivery_apology_slow_percentile", "delivery_apology_lost_after_days",
+    "lift_attribution_days", "churner_risk_bands",
+)
+
+
 class Settings(BaseSettings):
     """Settings of one pipeline deployment (one shop)."""
 
@@ -391,6 +407,13 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _nudge_window(self) -> Settings:
+        if self.nudge_min_days > self.nudge_max_days:
+            raise ValueError(f"nudge_min_days ({self.nudge_min_days}) > nudge_max_days "
+                             f"({self.nudge_max_days})")
+        return self
+
+    @model_validator(mode="after")
     def _one_source(self) -> Settings:
         if self.source_url is not None and self.landing is not None:
             raise ValueError("set either landing (a folder of files) or source_url (a shop "
@@ -450,6 +473,7 @@ class Settings(BaseSettings):
             "backtest_calibration_end": (
                 self.backtest_calibration_end.isoformat() if self.backtest_calibration_end else None
             ),
+            **{name: getattr(self, name) for name in ACTIVATION_DBT_VARS},
         }
 
 

@@ -1,15 +1,15 @@
 """Each campaign rule of docs/metrics.md#campaigns on a few hand-made customers: who is proposed,
 who is not, and
 the context the message needs. The contact policy runs too (all candidates are read, whatever
-their state), with no control group so nothing is held out by chance."""
+their state), with no control group so nothing is held out by chance. Each day is a real dbt build
+of the activation models on the hand-made warehouse."""
 
 import datetime as dt
 import json
 
 import pytest
 
-from retention_pipeline.activation import control_group, policy
-from tests.support.activation_fixtures import Shop
+from tests.support.activation_fixtures import Shop, bucket
 
 AS_OF = dt.date(2026, 3, 10)
 
@@ -28,7 +28,7 @@ def shop(tmp_path):
 def proposed(shop: Shop, campaign: str, as_of: dt.date = AS_OF, **settings) -> dict[str, dict]:
     """Candidates of one campaign by customer (after shop.derive())."""
     shop.derive()
-    policy.decide(shop.con, shop.settings(**settings), as_of)
+    shop.build(as_of, select="campaign_candidates", **settings)
     rows = shop.candidates(campaign=campaign)
     return {r["customer_id"]: {**r, "context": json.loads(r["context"])} for r in rows}
 
@@ -103,8 +103,6 @@ def test_replenishment_fires_from_3_days_before_to_7_days_after_the_due_date(sho
 
 
 def test_replenishment_proposes_one_purchase_per_customer_and_day_the_one_due_first(shop):
-    from retention_pipeline.activation import contact_log
-
     shop.cycles(coffee=30, tea=20)
     shop.product("beans", "coffee")
     shop.product("leaves", "tea")
@@ -112,14 +110,12 @@ def test_replenishment_proposes_one_purchase_per_customer_and_day_the_one_due_fi
     shop.order("both", days_ago(28), items=[("beans", 20.0)])
     shop.order("both", days_ago(21), items=[("leaves", 9.0)])
     shop.derive()
-    settings = shop.settings()
-    policy.decide(shop.con, settings, AS_OF)
+    shop.build(AS_OF)
     [first] = shop.candidates(campaign="replenishment")
     assert first["dedupe_key"] == "replenishment:tea:2026-02-17"
-    contact_log.record_day(shop.con, AS_OF)
 
     # the tea purchase was reminded: the next day brings the coffee one (not tea again)
-    policy.decide(shop.con, settings, days_ago(-1))
+    shop.build(days_ago(-1), select="campaign_candidates")
     [second] = shop.candidates(campaign="replenishment")
     assert second["dedupe_key"] == "replenishment:coffee:2026-02-10"
 
@@ -129,8 +125,7 @@ def test_replenishment_needs_known_cycles(shop):
     shop.product("beans", "coffee")
     shop.order("c", days_ago(30), items=[("beans", 20.0)])
     shop.derive()
-    decision = policy.decide(shop.con, shop.settings(), AS_OF)
-    assert decision.skipped["replenishment"].startswith("missing input marts.replenishment_cycles")
+    shop.build(AS_OF, select="campaign_candidates")  # replenishment_cycles has no coffee row
     assert shop.candidates(campaign="replenishment") == []
 
 
@@ -167,7 +162,7 @@ def test_vip_early_access_for_top_tiers_and_best_segments(shop):
     shop.product("in4", "coffee", launched_at=dt.datetime(2026, 3, 14, 9))
 
     shop.derive()
-    policy.decide(shop.con, shop.settings(), AS_OF)
+    shop.build(AS_OF, select="campaign_candidates")
     rows = shop.candidates(campaign="vip_early_access")
 
     assert {(r["customer_id"], r["dedupe_key"]) for r in rows} == {
@@ -207,7 +202,7 @@ def test_new_arrival_for_recent_buyers_of_the_category_who_do_not_own_it(shop):
     shop.order("tea_only", days_ago(5), items=[("tea", 10.0)])
 
     shop.derive()
-    policy.decide(shop.con, shop.settings(), AS_OF)
+    shop.build(AS_OF, select="campaign_candidates")
     rows = shop.candidates(campaign="new_arrival")
 
     # launched 3 days ago: yes; today or 8 days ago: no (the 7 days before the as-of date)
@@ -239,7 +234,7 @@ def several_launches(shop: Shop, vip: bool = True) -> None:
 def test_product_campaigns_propose_one_candidate_per_customer_with_the_newest_products(shop):
     several_launches(shop)
     shop.derive()
-    policy.decide(shop.con, shop.settings(), AS_OF)
+    shop.build(AS_OF, select="campaign_candidates")
 
     per_key = shop.con.execute("""
         select customer_id, campaign, as_of_date, count(*) from marts.campaign_candidates
@@ -258,16 +253,12 @@ def test_product_campaigns_propose_one_candidate_per_customer_with_the_newest_pr
 
 
 def test_a_product_is_announced_once_and_the_next_day_brings_only_the_others(shop):
-    from retention_pipeline.activation import contact_log
-
     several_launches(shop, vip=False)  # new_arrival only: no daily cap between two campaigns
     shop.derive()
-    settings = shop.settings()
-    policy.decide(shop.con, settings, AS_OF)
+    shop.build(AS_OF)
     assert shop.one(campaign="new_arrival", customer_id="coffee_fan")["state"] == "queued"
-    contact_log.record_day(shop.con, AS_OF)
     next_day = AS_OF + dt.timedelta(days=1)
-    policy.decide(shop.con, settings, next_day)
+    shop.build(next_day, select="campaign_candidates")
 
     new = {r["customer_id"]: r for r in shop.candidates(campaign="new_arrival")}
     # new1..new3 were announced yesterday: only the two other launches of the week are left
@@ -317,7 +308,7 @@ def test_win_back_after_max_of_60_days_and_twice_the_usual_gap(shop):
     shop.order("big", days_ago(70), amount=1500.0)
 
     shop.derive()
-    policy.decide(shop.con, shop.settings(), AS_OF)
+    shop.build(AS_OF, select="campaign_candidates")
     rows = {r["customer_id"]: r for r in shop.candidates() if r["dedupe_key"] == "win_back"}
 
     assert set(rows) == {"d60", "cycle80", "big"}
@@ -344,7 +335,7 @@ def test_surprise_reward_draw_is_the_md5_of_customer_and_date(shop):
     got = set(proposed(shop, "surprise_reward"))
 
     expected = {c for c in customers + ["not_recent"]
-                if control_group.bucket(f"surprise_reward|{c}|2026-03-10") < 0.05}
+                if bucket(f"surprise_reward|{c}|2026-03-10") < 0.05}
     expected.discard("not_recent")  # last occasion 90 days ago: not in the last 90 days
     assert got == expected
     assert 5 <= len(got) <= 30  # about 5 % of 300
@@ -396,20 +387,16 @@ def test_abandoned_checkout_for_existing_customers_who_did_not_order_since(shop)
 
 
 def test_abandoned_checkout_at_most_once_per_14_days(shop):
-    from retention_pipeline.activation import contact_log
-
     shop.customer("c")
     shop.order("c", days_ago(60))
     for day in (9, 22, 23):  # reminded on the 10th: not on the 23rd (13 days), again the 24th
         shop.event("c", "add_to_cart", dt.datetime(2026, 3, day, 10), product_id="p1")
     shop.derive()
-    settings = shop.settings()
     for day, expected in ((10, "queued"), (23, "suppressed"), (24, "queued")):
-        policy.decide(shop.con, settings, dt.date(2026, 3, day))
+        shop.build(dt.date(2026, 3, day))  # candidates, then the day's contacts into the log
         row = shop.one(campaign="abandoned_checkout", customer_id="c")
         assert row["state"] == expected, day
-        contact_log.record_day(shop.con, dt.date(2026, 3, day))
-    policy.decide(shop.con, settings, dt.date(2026, 3, 23))
+    shop.build(dt.date(2026, 3, 23), select="campaign_candidates")
     assert shop.one(campaign="abandoned_checkout")["reason"] == "cooldown"
 
 
@@ -469,12 +456,3 @@ def test_delivery_apology_for_late_slow_and_lost_deliveries_seen_the_day_after(s
     assert got["twice"]["dedupe_key"] == "delivery_apology:T1"
     assert got["twice"]["context"]["order_ids"] == ["T1", "T2"]
     assert got["late3"]["category"] == "service"
-
-
-def test_delivery_apology_needs_the_delivery_columns(shop):
-    shop.customer("c")
-    shop.order("c", days_ago(5))
-    shop.derive()
-    decision = policy.decide(shop.con, shop.settings(), AS_OF)
-    assert decision.skipped["delivery_apology"].startswith(
-        "missing input marts.fct_orders delivery columns")

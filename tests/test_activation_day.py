@@ -1,5 +1,6 @@
-"""A whole activation day: contact log, segments, export files; re-runs and the next day;
-atomic exports; blocking checks that stop the exports (through Dagster)."""
+"""A whole activation day: the activation dbt build (candidates, checks, contact log, segments,
+lift), then the export files; re-runs and the next day; atomic exports; blocking checks that stop
+the contact log and the exports (through Dagster)."""
 
 import csv
 import datetime as dt
@@ -11,12 +12,20 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from retention_pipeline.activation import checks, control_group, exports, policy
+from retention_pipeline.activation import exports
+from retention_pipeline.activation.build import CHECK_NAMES, ActivationBuildError
 from retention_pipeline.activation.daily import run_day
 from retention_pipeline.assets.activation import build_activation_assets
+from retention_pipeline.assets.dbt import (
+    AFTER_PREDICTIONS,
+    build_dbt_assets,
+    dbt_project,
+    dbt_resource,
+    prepare_manifest,
+)
 from retention_pipeline.partitions import daily_partitions
 from retention_pipeline.warehouse import connect
-from tests.support.activation_fixtures import Shop
+from tests.support.activation_fixtures import Shop, is_holdout
 
 AS_OF = dt.date(2026, 3, 10)
 NEXT_DAY = AS_OF + dt.timedelta(days=1)
@@ -65,8 +74,25 @@ def folder_bytes(folder: Path) -> dict[str, bytes]:
 
 
 def log_rows(shop: Shop) -> list[tuple]:
+    """The contact log (none before its first successful build)."""
     with connect(shop.path, read_only=True) as con:
+        if not con.execute("select count(*) from information_schema.tables where "
+                           "table_schema = 'marts' and table_name = 'contact_log'").fetchone()[0]:
+            return []
         return con.execute("select * from marts.contact_log order by all").fetchall()
+
+
+def day_counts(shop: Shop, as_of: dt.date = AS_OF) -> dict[tuple[str, str], int]:
+    with connect(shop.path, read_only=True) as con:
+        return {(c, s): n for c, s, n in con.execute(
+            "select campaign, state, count(*) from marts.campaign_candidates "
+            "where as_of_date = ? group by 1, 2", [as_of]).fetchall()}
+
+
+def logged(shop: Shop, as_of: dt.date = AS_OF) -> int:
+    with connect(shop.path, read_only=True) as con:
+        return con.execute("select count(*) from marts.contact_log where as_of_date = ?",
+                           [as_of]).fetchone()[0]
 
 
 def read_csv(path: Path) -> list[dict]:
@@ -84,10 +110,11 @@ def test_same_day_twice_gives_identical_files_and_no_new_contacts(shop):
 
     assert folder_bytes(second.export.folder) == files_first
     assert log_rows(shop) == log_first
-    assert first.logged == second.logged == len(log_first) > 0
-    queued = sum(n for (_, s), n in first.decision.counts.items() if s == "queued")
-    held = sum(n for (_, s), n in first.decision.counts.items() if s == "holdout")
-    assert first.logged == queued + held
+    assert logged(shop) == len(log_first) > 0
+    counts = day_counts(shop)
+    queued = sum(n for (_, s), n in counts.items() if s == "queued")
+    held = sum(n for (_, s), n in counts.items() if s == "holdout")
+    assert logged(shop) == queued + held
     assert held > 0
 
 
@@ -121,7 +148,7 @@ def test_export_files_hold_queued_sends_only_and_the_manifest_matches(shop):
     assert exported == by_state["queued"]
     assert by_state["holdout"] and not (exported & by_state["holdout"])
     for customer, campaign in by_state["holdout"]:
-        assert control_group.is_holdout(customer, campaign, 0.3)
+        assert is_holdout(customer, campaign, 0.3)
 
     thanks = read_csv(folder / "campaigns" / "first_purchase_thanks.csv")
     assert [r["customer_id"] for r in thanks] == ["newbie"]
@@ -155,23 +182,17 @@ def test_next_day_respects_caps_and_cooldowns_of_the_day_before(tmp_path):
     shop.order("cooled", ago(30), items=[("leaves", 5.0)])
     shop.order("cooled", ago(26), items=[("beans", 5.0)])
     shop.derive()
-    from retention_pipeline.activation import contact_log
-
-    contact_log.ensure_table(shop.con)
     for n in (5, 3):
-        shop.con.execute(
-            "insert into marts.contact_log (as_of_date, customer_id, campaign, category, "
-            "dedupe_key, state, channel) values (?, 'capped', 'new_arrival', 'marketing', ?, "
-            "'queued', 'email')", [ago(n), f"new_arrival:p{n}"],
-        )
+        shop.log(ago(n), "capped", "new_arrival", dedupe_key=f"new_arrival:p{n}")
     shop.close()
     settings = shop.settings()
 
-    day1 = run_day(shop.path, settings, AS_OF)
+    run_day(shop.path, settings, AS_OF)
+    day1 = day_counts(shop)
     day2 = run_day(shop.path, settings, NEXT_DAY)
 
-    assert day1.decision.counts[("birthday", "queued")] == 1
-    assert day1.decision.counts[("replenishment", "queued")] == 1
+    assert day1[("birthday", "queued")] == 1
+    assert day1[("replenishment", "queued")] == 1
     with connect(shop.path, read_only=True) as con:
         rows = {
             (r[0], r[1]): r[2:] for r in con.execute(
@@ -209,24 +230,23 @@ def test_a_crash_while_writing_leaves_no_partial_day_and_the_old_day_intact(shop
     day = shop.folder / "exports" / "2026-03-10"
     before = folder_bytes(day)
 
-    real_copy = exports._copy
+    real_write = exports._write_csv
     calls = {"n": 0}
 
     def crash_on_third_file(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 3:
             raise OSError("disk full")
-        return real_copy(*args, **kwargs)
+        return real_write(*args, **kwargs)
 
-    monkeypatch.setattr(exports, "_copy", crash_on_third_file)
-    with connect(shop.path) as con, pytest.raises(OSError, match="disk full"):
-        exports.write_exports(con, settings, AS_OF, settings.exports)
+    monkeypatch.setattr(exports, "_write_csv", crash_on_third_file)
+    with pytest.raises(OSError, match="disk full"):
+        exports.write_exports(settings, AS_OF, settings.exports)
     assert folder_bytes(day) == before  # the complete old day, untouched
     assert [p.name for p in day.parent.iterdir() if p.name.startswith(".")]  # the hidden leftover
 
-    monkeypatch.setattr(exports, "_copy", real_copy)
-    with connect(shop.path) as con:
-        exports.write_exports(con, settings, AS_OF, settings.exports)
+    monkeypatch.setattr(exports, "_write_csv", real_write)
+    exports.write_exports(settings, AS_OF, settings.exports)
     assert folder_bytes(day) == before
     assert sorted(p.name for p in day.parent.iterdir()) == ["2026-03-10"]  # leftovers removed
 
@@ -244,89 +264,105 @@ def test_a_campaign_turned_off_loses_its_file_on_rerun(shop):
     assert "campaigns/birthday.csv" not in json.loads((day / "manifest.json").read_text())["files"]
 
 
-def test_checks_catch_a_broken_decision(shop):
-    settings = shop.settings()
-    with connect(shop.path) as con:
-        policy.decide(con, settings, AS_OF)
-        assert all(r.passed for r in checks.run_checks(con, settings, AS_OF))
-        # a marketing message on a channel without consent, a second marketing message for one
-        # customer, a send at 03:00 local; with a larger control share, queued control customers
-        con.execute("""
-            update marts.campaign_candidates set channel = 'sms', address = null
-            where customer_id = 'c00' and campaign = 'birthday'
-        """)
-        con.execute("""
-            insert into marts.campaign_candidates
-            select * replace ('win_back' as campaign, 'x' as dedupe_key)
-            from marts.campaign_candidates where customer_id = 'c10' and campaign = 'birthday'
-        """)
-        con.execute("""
-            update marts.campaign_candidates set send_at_utc = timestamp '2026-03-10 07:00:00'
-            where customer_id = 'newbie' and campaign = 'first_purchase_thanks'
-        """)
-        failed = {r.name: r for r in checks.run_checks(con, settings, AS_OF) if not r.passed}
-        failed_share = {r.name for r in checks.run_checks(
-            con, shop.settings(control_share=0.5), AS_OF) if not r.passed}
+def test_checks_catch_a_broken_decision(tmp_path):
+    shop = build_shop(tmp_path)
+    assert not shop.build(AS_OF, select="campaign_candidates").failed_checks
+    # a marketing message on a channel without consent, a second marketing message for one
+    # customer, a send at 03:00 local; with a larger control share, queued control customers
+    shop.con.execute("""
+        update marts.campaign_candidates set channel = 'sms', address = null
+        where customer_id = 'c00' and campaign = 'birthday'
+    """)
+    shop.con.execute("""
+        insert into marts.campaign_candidates
+        select * replace ('win_back' as campaign, 'x' as dedupe_key)
+        from marts.campaign_candidates where customer_id = 'c10' and campaign = 'birthday'
+    """)
+    shop.con.execute("""
+        update marts.campaign_candidates set send_at_utc = timestamp '2026-03-10 07:00:00'
+        where customer_id = 'newbie' and campaign = 'first_purchase_thanks'
+    """)
+    failed = {n.name: n for n in shop.build(
+        AS_OF, command="test", select="campaign_candidates").failed_checks}
+    failed_share = {n.name for n in shop.build(
+        AS_OF, command="test", select="campaign_candidates", control_share=0.5).failed_checks}
+    shop.close()
     assert set(failed) == {
         "no_send_without_consent", "queued_sends_have_the_customers_address",
         "one_state_and_reason_per_candidate",  # queued without an address
         "at_most_one_marketing_message_per_customer_per_day",
         "no_send_inside_quiet_hours",  # 03:00 in New York
     }
-    assert failed["at_most_one_marketing_message_per_customer_per_day"].sample[0]["customer_id"] == "c10"
+    assert failed["at_most_one_marketing_message_per_customer_per_day"].failures == 1  # c10
     assert "holdouts_never_sent" in failed_share
 
 
+def test_a_failed_check_outside_dagster_logs_and_exports_nothing(tmp_path):
+    shop = build_shop(tmp_path)
+    duplicate_customer(shop.con)
+    shop.close()
+    with pytest.raises(ActivationBuildError, match="one_state_and_reason_per_candidate"):
+        run_day(shop.path, shop.settings(), AS_OF)
+    assert log_rows(shop) == []
+    assert not (shop.folder / "exports" / "2026-03-10").exists()
+
+
+def duplicate_customer(con) -> None:
+    """A fault the policy does not expect: the staging customer c05 listed twice (once without
+    consent), so its candidates are decided twice."""
+    con.execute("""
+        insert into staging.stg_shop__customers
+        select * replace (false as accepts_email) from staging.stg_shop__customers
+        where customer_id = 'c05'
+    """)
+
+
 def _materialize(settings, partition: str, instance) -> dg.ExecuteInProcessResult:
+    """The activation dbt step and the exports, as the daily job runs them."""
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
-    assets = build_activation_assets(settings, daily_partitions(settings))
-    return dg.materialize(assets, partition_key=partition, instance=instance, raise_on_error=False)
+    project = prepare_manifest(dbt_project())
+    partitions = daily_partitions(settings)
+    assets = [
+        build_dbt_assets(settings, partitions, project, name="dbt_after_predictions",
+                         select=AFTER_PREDICTIONS),
+        *build_activation_assets(settings, partitions),
+    ]
+    return dg.materialize(assets, partition_key=partition, instance=instance,
+                          resources={"dbt": dbt_resource(project)}, raise_on_error=False)
 
 
-def test_dagster_assets_materialize_the_day_with_counts_in_metadata(shop):
+def test_dagster_materializes_the_day_and_a_failed_check_stops_the_next_days_log_and_files(shop):
     settings = shop.settings(control_share=0.2)
     with dg.DagsterInstance.ephemeral() as instance:
         result = _materialize(settings, "2026-03-10", instance)
         assert result.success
-        evaluations = result.get_asset_check_evaluations()
-        assert len(evaluations) == len(checks.CHECK_DESCRIPTIONS) + 1
-        assert all(e.passed for e in evaluations)
-        blocking = {e.check_name for e in evaluations if e.blocking}
-        assert blocking == set(checks.CHECK_DESCRIPTIONS)
+        evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+        assert set(CHECK_NAMES) <= set(evaluations)
+        assert all(e.passed for e in evaluations.values())
+        assert {evaluations[name].asset_key.to_user_string() for name in CHECK_NAMES} == {
+            "marts/campaign_candidates"}
         meta = {
             m.asset_key.to_user_string(): m.materialization.metadata
             for m in result.get_asset_materialization_events()
         }
-    table = meta["marts/campaign_candidates"]["candidates_by_campaign_and_state"].value
-    assert "| birthday |" in table and "| queued | holdout | suppressed |" in table
-    assert meta["exports/crm_files"]["queued_sends"].value > 0
-    assert (shop.folder / "exports" / "2026-03-10" / "manifest.json").exists()
+        assert {"marts/campaign_candidates", "marts/contact_log", "marts/segment_members",
+                "marts/campaign_lift", "exports/crm_files"} <= set(meta)
+        table = meta["exports/crm_files"]["candidates_by_campaign_and_state"].value
+        assert "| birthday |" in table and "| queued | holdout | suppressed |" in table
+        assert meta["exports/crm_files"]["queued_sends"].value > 0
+        assert (shop.folder / "exports" / "2026-03-10" / "manifest.json").exists()
+        first_day = log_rows(shop)
 
-
-def test_a_failed_blocking_check_stops_the_log_and_the_exports(shop, monkeypatch):
-    real_decide = policy.decide
-
-    def decide_then_break(con, settings, as_of):
-        decision = real_decide(con, settings, as_of)
-        # an injected fault: a marketing email to a customer who refused email
-        con.execute("""
-            update marts.campaign_candidates set state = 'queued', reason = 'eligible',
-                channel = 'email', address = 'c05@example.com',
-                send_at_utc = timestamp '2026-03-10 09:00:00',
-                send_at_local = timestamp '2026-03-10 10:00:00'
-            where customer_id = 'c05' and campaign = 'birthday'
-        """)
-        return decision
-
-    monkeypatch.setattr(policy, "decide", decide_then_break)
-    settings = shop.settings()
-    with dg.DagsterInstance.ephemeral() as instance:
-        result = _materialize(settings, "2026-03-10", instance)
-        failed = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
-        materialized = {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()}
-    assert failed == ["no_send_without_consent"]
+        # the next day, a fault the policy does not expect breaks a blocking check
+        with connect(shop.path) as con:
+            duplicate_customer(con)
+        result = _materialize(settings, "2026-03-11", instance)
+        failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
+        materialized = {m.asset_key.to_user_string()
+                        for m in result.get_asset_materialization_events()}
+    assert not result.success
+    assert "one_state_and_reason_per_candidate" in failed
     assert "marts/contact_log" not in materialized
     assert "exports/crm_files" not in materialized
-    assert not (shop.folder / "exports" / "2026-03-10").exists()
-    with connect(shop.path, read_only=True) as con:
-        assert con.execute("select count(*) from marts.contact_log").fetchone()[0] == 0
+    assert not (shop.folder / "exports" / "2026-03-11").exists()
+    assert log_rows(shop) == first_day  # nothing of the 11th; the 10th kept

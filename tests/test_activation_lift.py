@@ -1,29 +1,40 @@
 """campaign_lift against a hand-worked example, and segment_members."""
 
 import datetime as dt
+import math
 
 import pytest
 
-from retention_pipeline.activation import contact_log, lift, segments
 from tests.support.activation_fixtures import Shop
 
 AS_OF = dt.date(2026, 2, 20)
 D = dt.date.fromisoformat
 
 
+Z_95 = 1.959963984540054
+
+
+def difference_interval(x1: int, n1: int, x0: int, n0: int) -> tuple[float, float, float]:
+    """(p1 - p0, low, high): the Wald 95 % interval, computed here independently of the SQL."""
+    p1, p0 = x1 / n1, x0 / n0
+    margin = Z_95 * math.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
+    return p1 - p0, p1 - p0 - margin, p1 - p0 + margin
+
+
 def contact(shop: Shop, day: str, customer: str, state: str, campaign: str = "win_back",
             key: str = "win_back") -> None:
-    shop.con.execute(
-        "insert into marts.contact_log (as_of_date, customer_id, campaign, category, dedupe_key, "
-        "state, channel) values (?, ?, ?, 'marketing', ?, ?, 'email')",
-        [D(day), customer, campaign, key, state],
-    )
+    shop.log(D(day), customer, campaign, state=state, dedupe_key=key)
+
+
+def segment_counts(shop: Shop, **settings) -> dict[str, int]:
+    shop.build(AS_OF, select="segment_members", **settings)
+    return dict(shop.con.execute(
+        "select segment, count(*) from marts.segment_members group by 1 order by 1").fetchall())
 
 
 @pytest.fixture
 def shop(tmp_path):
     shop = Shop(tmp_path)
-    contact_log.ensure_table(shop.con)
     yield shop
     shop.close()
 
@@ -58,8 +69,9 @@ def test_campaign_lift_reproduces_the_hand_worked_example(shop):
         shop.order(customer, D(day))
     shop.derive()
 
-    assert lift.build_campaign_lift(shop.con, shop.settings(), AS_OF) == 2
+    shop.build(AS_OF, select="campaign_lift")  # from the contact log as it is
     rows = shop.rows("marts.campaign_lift")
+    assert len(rows) == 2
     week1, week2 = rows
 
     assert week1["trigger_week"] == D("2026-01-05")
@@ -74,7 +86,7 @@ def test_campaign_lift_reproduces_the_hand_worked_example(shop):
     assert week1["lift_ci_low"] == pytest.approx(-0.263812, abs=1e-6)
     assert week1["lift_ci_high"] == pytest.approx(0.663812, abs=1e-6)
     assert (week1["lift_ci_low"], week1["lift_ci_high"]) == pytest.approx(
-        lift.difference_interval(4, 10, 1, 5)[1:]
+        difference_interval(4, 10, 1, 5)[1:]
     )
     assert week1["is_mature"] is True
     assert week1["attribution_days"] == 30
@@ -93,7 +105,7 @@ def test_attribution_window_is_a_setting(shop):
     shop.order("a", D("2026-01-20"))  # 14 days after
     shop.customer("b")
     shop.derive()
-    lift.build_campaign_lift(shop.con, shop.settings(lift_attribution_days=7), AS_OF)
+    shop.build(AS_OF, select="campaign_lift", lift_attribution_days=7)
     row = shop.rows("marts.campaign_lift")[0]
     assert row["treated_repurchasers"] == 0
     assert row["relative_lift"] is None  # control rate 0
@@ -105,17 +117,14 @@ def test_segment_members_from_rfm_tiers_and_predictions(shop):
         shop.customer(c)
         shop.segment(c, rfm=rfm, tier=tier)
     shop.derive()
-    settings = shop.settings()
 
-    without = segments.build_segment_members(shop.con, settings, AS_OF)
+    without = segment_counts(shop)
     assert without == {"rfm_cant_lose_them": 1, "rfm_champions": 1, "tier_bronze": 1, "tier_gold": 1}
 
     shop.predictions(a="high", b="medium", c="high")
-    with_predictions = segments.build_segment_members(shop.con, settings, AS_OF)
+    with_predictions = segment_counts(shop)
     assert with_predictions["predicted_churners"] == 2
     members = shop.rows("marts.segment_members", segment="predicted_churners")
     assert [m["customer_id"] for m in members] == ["a", "c"]
     assert members[0]["as_of_date"] == AS_OF
-    assert segments.build_segment_members(
-        shop.con, shop.settings(churner_risk_bands=["high", "medium"]), AS_OF
-    )["predicted_churners"] == 3
+    assert segment_counts(shop, churner_risk_bands=["high", "medium"])["predicted_churners"] == 3

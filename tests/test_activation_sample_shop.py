@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from retention_pipeline.activation import contact_log, policy
+from retention_pipeline.activation.build import build_activation
 from retention_pipeline.warehouse import connect
 
 pytestmark = pytest.mark.slow
@@ -44,9 +44,9 @@ def first_day_with_caps(sample_shop_run, tmp_path_factory):
     as_of = sample_shop_run.as_of
     preset = settings.contact_policy_preset
     with connect(warehouse, settings=settings) as con:
-        con.execute(f"delete from {contact_log.CONTACT_LOG}")
+        con.execute("delete from marts.contact_log")
         reached = dict(con.execute(
-            f"select campaign, count(*) from {contact_log.CANDIDATES} "
+            "select campaign, count(*) from marts.campaign_candidates "
             "where list_contains(?, reason) group by 1", [list(REACHED)]
         ).fetchall())
         caps = {c: n // 2 for c, n in reached.items() if n >= 4}
@@ -54,9 +54,11 @@ def first_day_with_caps(sample_shop_run, tmp_path_factory):
             con.execute(
                 "update seeds.contact_policy_campaigns set daily_volume_cap = ? "
                 "where preset = ? and campaign = ?", [cap, preset, campaign])
-        policy.decide(con, settings, as_of)
+    # the real activation build of the day (its checks must pass: the caps are respected)
+    build_activation(settings, as_of, select="campaign_candidates")
+    with connect(warehouse, settings=settings) as con:
         candidates = con.execute(
-            f"select campaign, customer_id, state, reason from {contact_log.CANDIDATES}"
+            "select campaign, customer_id, state, reason from marts.campaign_candidates"
         ).df()
         clv = con.execute(
             "select customer_id, predicted_clv_365d as clv from marts.customer_predictions"

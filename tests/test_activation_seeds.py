@@ -4,13 +4,17 @@ the types the activation code (and its test fixtures) expect; every preset is co
 import duckdb
 import pytest
 
-from retention_pipeline.activation.campaigns import CAMPAIGN_CATEGORY
-from retention_pipeline.activation.presets import CHANNELS
 from retention_pipeline.warehouse import connect
 from tests.support.activation_fixtures import POLICY_SEEDS, load_policy_seeds
 from tests.support.pipeline import dbt
 
 PRESETS = {"daily_use", "monthly_service", "yearly_durable"}
+CAMPAIGNS = {
+    "first_purchase_thanks", "second_purchase_nudge", "replenishment", "birthday",
+    "vip_early_access", "new_arrival", "after_sales_followup", "win_back", "win_back_high_value",
+    "surprise_reward", "abandoned_checkout", "delivery_apology",
+}
+CHANNELS = {"email", "sms", "push", "wechat"}
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +22,9 @@ def seeded(tmp_path_factory):
     warehouse = tmp_path_factory.mktemp("seeds") / "warehouse.duckdb"
     select = " ".join(POLICY_SEEDS)
     dbt(["seed", "--select", select], warehouse, {"as_of": "2026-03-10"})
-    dbt(["test", "--select", select], warehouse, {"as_of": "2026-03-10"})
+    # cautious: the seeds' own tests, not the activation checks that also read them
+    dbt(["test", "--select", select, "--indirect-selection", "cautious"], warehouse,
+        {"as_of": "2026-03-10"})
     return warehouse
 
 
@@ -47,10 +53,10 @@ def test_every_preset_configures_every_campaign_and_caps_every_channel(seeded):
             campaigns = {r[0] for r in con.execute(
                 "select campaign from seeds.contact_policy_campaigns where preset = ? and enabled",
                 [preset]).fetchall()}
-            assert campaigns == set(CAMPAIGN_CATEGORY), preset
+            assert campaigns == CAMPAIGNS, preset
             capped = {r[0] for r in con.execute(
                 "select channel from seeds.contact_policy_caps where preset = ?", [preset]).fetchall()}
-            assert capped == set(CHANNELS), preset
+            assert capped == CHANNELS, preset
             hours = con.execute(
                 "select earliest_send_hour, latest_send_hour from seeds.contact_policy_presets "
                 "where preset = ?", [preset]).fetchone()

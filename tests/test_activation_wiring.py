@@ -1,6 +1,10 @@
-"""The activation assets hang under the dbt models and seeds by asset key, share the daily
-partitions, and their settings have the documented defaults."""
+"""The activation models (the second dbt step) hang under the first step's models and seeds and
+under the Python predictions by asset key, share the daily partitions, and their settings have the
+documented defaults (also in dbt_project.yml, for a dbt build by hand)."""
 
+import ast
+import datetime as dt
+import re
 import warnings
 
 import dagster as dg
@@ -11,13 +15,16 @@ from retention_pipeline.assets.activation import (
     build_activation_assets,
 )
 from retention_pipeline.assets.dbt import (
+    AFTER_PREDICTIONS,
     build_dbt_assets,
     dbt_project,
     dbt_resource,
     prepare_manifest,
 )
+from retention_pipeline.assets.predictions import build_prediction_assets
 from retention_pipeline.partitions import daily_partitions
-from retention_pipeline.settings import load_settings
+from retention_pipeline.paths import DBT_PROJECT_DIR
+from retention_pipeline.settings import ACTIVATION_DBT_VARS, Settings, load_settings
 
 
 def test_candidates_depend_on_the_dbt_models_and_the_policy_seeds():
@@ -27,7 +34,11 @@ def test_candidates_depend_on_the_dbt_models_and_the_policy_seeds():
     project = prepare_manifest(dbt_project())
     defs = dg.Definitions(
         assets=[
-            build_dbt_assets(settings, partitions, project),
+            build_dbt_assets(settings, partitions, project, name="dbt_models",
+                             exclude=AFTER_PREDICTIONS),
+            build_dbt_assets(settings, partitions, project, name="dbt_after_predictions",
+                             select=AFTER_PREDICTIONS),
+            *build_prediction_assets(settings, partitions),
             *build_activation_assets(settings, partitions),
         ],
         resources={"dbt": dbt_resource(project)},
@@ -39,8 +50,13 @@ def test_candidates_depend_on_the_dbt_models_and_the_policy_seeds():
     }
     for key in (["marts", "fct_orders"], ["staging", "stg_shop__customers"],
                 ["seeds", "contact_policy_campaigns"], ["seeds", "contact_policy_caps"],
-                ["seeds", "contact_policy_presets"]):
+                ["seeds", "contact_policy_presets"], ["seeds", "time_zones"],
+                # the Python prediction fits, through the sources of _python_marts.yml
+                ["marts", "customer_predictions"], ["marts", "replenishment_cycles"]):
         assert dg.AssetKey(key) in dbt_built, key
+    # the two dbt steps: phase 1 never holds an activation model, phase 2 nothing else
+    assert defs.get_assets_def(CANDIDATES_KEY).node_def.name == "dbt_after_predictions"
+    assert defs.get_assets_def(dg.AssetKey(["marts", "fct_orders"])).node_def.name == "dbt_models"
     assert graph.get(EXPORTS_KEY).parent_keys >= {
         CANDIDATES_KEY, dg.AssetKey(["marts", "contact_log"]), dg.AssetKey(["marts", "segment_members"])
     }
@@ -66,3 +82,23 @@ def test_activation_settings_defaults_and_env(monkeypatch):
     settings = load_settings()
     assert settings.vip_tiers == ["Platinum"]
     assert settings.store_timezone == "Asia/Shanghai"
+
+
+def test_dbt_defaults_are_the_settings_defaults():
+    """A hand-made `dbt build` (no run values passed) falls back to the defaults written in the
+    models' run_var(...) calls: they must be the settings' own defaults."""
+    written: dict[str, object] = {}
+    sources = [*(DBT_PROJECT_DIR / "models" / "activation").rglob("*.sql"),
+               *(DBT_PROJECT_DIR / "tests" / "activation").rglob("*.sql"),
+               DBT_PROJECT_DIR / "macros" / "activation.sql"]
+    for path in sources:
+        for name, default in RUN_VAR_CALL.findall(path.read_text()):
+            value = ast.literal_eval(default.replace("none", "None"))
+            assert written.setdefault(name, value) == value, f"{name}: two defaults ({path.name})"
+    defaults = Settings().dbt_vars(dt.date(2026, 3, 10))
+    assert set(written) >= set(ACTIVATION_DBT_VARS)
+    assert {name: written[name] for name in ACTIVATION_DBT_VARS} == {
+        name: defaults[name] for name in ACTIVATION_DBT_VARS}
+
+
+RUN_VAR_CALL = re.compile(r"""run_var\(\s*['"](\w+)['"]\s*,\s*([^()]+?|\[[^\]]*\])\s*\)""")

@@ -122,8 +122,8 @@ def _python_steps(warehouse: Path, as_of: dt.date) -> None:
     write_backtest(settings, run_backtest(settings, as_of))
     write_model_fit(settings, fit_models(settings, as_of))
     score_patterns(settings, as_of)
-    dbt(["build", "--select", "tag:after_predictions"], warehouse, {},
-        env=run_vars_env(settings.dbt_vars(as_of)))
+    # dbt's second phase (every model tagged after_predictions: customer_predictions, history,
+    # activation), then the export files
     run_day(warehouse, settings, as_of)
 
 

@@ -5,6 +5,10 @@ manifest.
     <exports>/<as-of>/segments/<segment>.csv     members of each segment
     <exports>/<as-of>/manifest.json              rows and sha256 of every file
 
+The rows come from the dbt target (marts.campaign_candidates, marts.segment_members,
+marts.dim_customers and the contact-policy seed, read through retention_pipeline.targets.read), so
+the files are the same whichever engine built the models.
+
 Atomic: everything is written into a hidden temporary folder next to the day's folder, each file
 and folder is fsync'ed, the manifest is written last, and the whole folder is renamed into place
 (a previous version of the day is renamed away first and deleted after). A reader sees the old
@@ -12,28 +16,31 @@ complete day, the new complete day, or (for an instant during a replacement) no 
 partial file under the day's name. A crash leaves only hidden `.<as-of>.*` folders, removed by the
 next run of that day.
 
-Deterministic: rows are sorted, every value is formatted in SQL (dates ISO 8601, amounts with two
-decimals, send_at as local time with its UTC offset), and the manifest holds no wall-clock time,
-so re-running a day with the same data gives byte-identical files.
+Deterministic: rows are sorted, every value is formatted here, explicitly (dates ISO 8601, amounts
+with two decimals, send_at as local time with its UTC offset, text as the target holds it), never
+by an engine's or a library's default rendering, and the manifest holds no wall-clock time: the same
+data give byte-identical files, on every dbt target.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
+import io
 import json
 import os
 import re
 import shutil
 import uuid
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-import duckdb
-
-from retention_pipeline.activation import contact_log, presets, quiet_hours, segments
+from retention_pipeline.activation import segments
 from retention_pipeline.files import make_private, private_mkdir
 from retention_pipeline.settings import Settings
+from retention_pipeline.targets.read import read_table
 
 CAMPAIGN_COLUMNS = (
     "customer_id", "channel", "address", "first_name", "language", "campaign", "context", "send_at",
@@ -46,8 +53,15 @@ SEGMENT_COLUMNS = (
 CAMPAIGN_TEXT = ("customer_id", "channel", "address", "first_name", "language", "campaign", "context")
 SEGMENT_TEXT = ("customer_id", "segment", "segment_label", "rfm_segment", "member_tier")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A plain number or phone number (`-12.50`, `+49 30 1234-5`) cannot call a function, and a CRM
+# needs the phone number as sent: left alone.
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9][0-9 ()./-]*")
 MANIFEST = "manifest.json"
 _SAFE_NAME = re.compile(r"^[a-z0-9_]+$")
+
+
+class ExportError(RuntimeError):
+    """The day's tables in the target are not the day asked for, or the preset is unknown."""
 
 
 @dataclass(frozen=True)
@@ -66,16 +80,19 @@ class ExportResult:
         return {f.path: f.rows for f in self.files if f.path.startswith(prefix)}
 
 
-def write_exports(
-    con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.date, exports_dir: Path
-) -> ExportResult:
-    exports_dir = private_mkdir(Path(exports_dir).resolve(), settings)
-    _require_day(con, contact_log.CANDIDATES, as_of)
-    _require_day(con, segments.SEGMENT_MEMBERS, as_of)
-    quiet_hours.install(con)
-    policy = presets.load_policy(con, settings)
-    _remove_leftovers(exports_dir, as_of)
+def write_exports(settings: Settings, as_of: dt.date, exports_dir: Path) -> ExportResult:
+    """Write the day's files from the dbt target's tables."""
+    candidates = _day_rows(settings, "campaign_candidates", as_of, [
+        "campaign", "state", "dedupe_key", *CAMPAIGN_TEXT, "send_at_local", "send_at_utc"])
+    members = _day_rows(settings, "segment_members", as_of,
+                        ["segment", "segment_label", "customer_id"])
+    customers = {r["customer_id"]: r for r in read_table(settings, "marts", "dim_customers", [
+        "customer_id", "rfm_segment", "member_tier", "last_occasion_date", "occasions",
+        "net_revenue"]).to_pylist()}
+    enabled = enabled_campaigns(settings)
 
+    exports_dir = private_mkdir(Path(exports_dir).resolve(), settings)
+    _remove_leftovers(exports_dir, as_of)
     # Private from the start (addresses, phone numbers): the staging folder is 0700 before any
     # file is written into it, and it becomes the day's folder by the rename.
     staging = exports_dir / f".{as_of.isoformat()}.tmp-{uuid.uuid4().hex}"
@@ -83,15 +100,21 @@ def write_exports(
     private_mkdir(staging / "segments", settings)
     escape = settings.export_escape_formulas
     files = []
-    for campaign in sorted(policy.campaigns):
-        sql = _campaign_sql(campaign, as_of, escape)
-        files.append(_copy(con, sql, staging, f"campaigns/{campaign}.csv", settings))
-    for segment in segments.exported_segments(con, as_of):
-        sql = _segment_sql(segment, as_of, escape)
-        files.append(_copy(con, sql, staging, f"segments/{segment}.csv", settings))
+    for campaign in sorted(enabled):
+        rows = sorted((r for r in candidates if r["campaign"] == campaign and r["state"] == "queued"),
+                      key=lambda r: (r["customer_id"], r["dedupe_key"]))
+        files.append(_write_csv(staging, f"campaigns/{_safe(campaign)}.csv", CAMPAIGN_COLUMNS,
+                                [_campaign_row(r, escape) for r in rows], settings))
+    present = {r["segment"] for r in members}
+    for segment in segments.exported_segments(present):
+        rows = sorted((r for r in members if r["segment"] == segment),
+                      key=lambda r: r["customer_id"])
+        files.append(_write_csv(staging, f"segments/{_safe(segment)}.csv", SEGMENT_COLUMNS,
+                                [_segment_row(r, customers.get(r["customer_id"]), escape)
+                                 for r in rows], settings))
     manifest = {
         "as_of": as_of.isoformat(),
-        "contact_policy_preset": policy.preset,
+        "contact_policy_preset": settings.contact_policy_preset,
         # Readers must know a leading ' was added to formula-like text cells (and strip it
         # where the target system needs the value as sent).
         "formulas_escaped": escape,
@@ -103,6 +126,95 @@ def write_exports(
         _fsync_dir(folder)
     final = _swap_into_place(staging, exports_dir / as_of.isoformat())
     return ExportResult(final, tuple(files))
+
+
+def enabled_campaigns(settings: Settings) -> list[str]:
+    """The enabled campaigns of the preset in force (seed contact_policy_campaigns)."""
+    seed = read_table(settings, "seeds", "contact_policy_campaigns",
+                      ["preset", "campaign", "enabled"]).to_pylist()
+    presets = {r["preset"] for r in seed}
+    if settings.contact_policy_preset not in presets:
+        raise ExportError(f"contact_policy_preset {settings.contact_policy_preset!r} is not in "
+                          f"seeds.contact_policy_campaigns (known: {sorted(presets)})")
+    return sorted(r["campaign"] for r in seed
+                  if r["preset"] == settings.contact_policy_preset and r["enabled"])
+
+
+def inert_text(value: str | None, escape: bool = True) -> str | None:
+    """A text cell that a spreadsheet would run as a formula, prefixed with ' (OWASP)."""
+    if not escape or value is None or value == "":
+        return value
+    if value.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def iso_local(local: dt.datetime, utc: dt.datetime) -> str:
+    """A local send time with its UTC offset: 2026-11-23T10:00:00+01:00."""
+    minutes = round((_naive(local) - _naive(utc)).total_seconds() / 60)
+    sign = "-" if minutes < 0 else "+"
+    hours, rest = divmod(abs(minutes), 60)
+    return f"{_naive(local):%Y-%m-%dT%H:%M:%S}{sign}{hours:02d}:{rest:02d}"
+
+
+def amount(value) -> str | None:
+    """Two decimals, rounded half away from zero, whatever numeric type the engine returned."""
+    if value is None:
+        return None
+    return str(Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def _campaign_row(row: dict, escape: bool) -> list:
+    texts = [inert_text(_text(row[c]), escape) for c in CAMPAIGN_TEXT]
+    return [*texts, iso_local(row["send_at_local"], row["send_at_utc"])]
+
+
+def _segment_row(member: dict, customer: dict | None, escape: bool) -> list:
+    customer = customer or {}
+    texts = [member["customer_id"], member["segment"], member["segment_label"],
+             customer.get("rfm_segment"), customer.get("member_tier")]
+    last = customer.get("last_occasion_date")
+    occasions = customer.get("occasions")
+    return [
+        *(inert_text(_text(v), escape) for v in texts),
+        last.isoformat() if last is not None else None,
+        None if occasions is None else str(int(occasions)),
+        amount(customer.get("net_revenue")),
+    ]
+
+
+def _day_rows(settings: Settings, table: str, as_of: dt.date, columns: list[str]) -> list[dict]:
+    rows = read_table(settings, "marts", table, ["as_of_date", *columns]).to_pylist()
+    days = sorted({r["as_of_date"] for r in rows})
+    if days and days != [as_of]:
+        raise ExportError(f"marts.{table} holds {days}, not {as_of}: build the day before "
+                          "exporting it")
+    return rows
+
+
+def _write_csv(root: Path, relative: str, header: tuple[str, ...], rows: list[list],
+               settings: Settings) -> ExportedFile:
+    """RFC 4180 CSV: comma, double quotes only where needed, LF line ends, empty for null."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=",", quotechar='"', lineterminator="\n",
+                        quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(header)
+    writer.writerows([["" if v is None else v for v in row] for row in rows])
+    path = root / relative
+    _write_durably(path, buffer.getvalue())
+    make_private(path, settings)
+    return ExportedFile(relative, len(rows), _sha256(path))
+
+
+def _text(value) -> str | None:
+    return None if value is None else str(value)
+
+
+def _naive(value: dt.datetime) -> dt.datetime:
+    """Engines that keep instants (Spark's Parquet) come back tz-aware in UTC: wall time kept."""
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value
 
 
 def verify_manifest(folder: Path) -> list[str]:
@@ -123,78 +235,6 @@ def verify_manifest(folder: Path) -> list[str]:
         elif _sha256(file) != meta["sha256"]:
             problems.append(f"{path}: sha256 differs from the manifest")
     return problems
-
-
-def inert_cell(expr: str) -> str:
-    """SQL: a text cell that a spreadsheet would run as a formula, prefixed with ' (OWASP).
-
-    A plain number or phone number (`-12.50`, `+49 30 1234-5`) is left alone: it cannot call a
-    function, and a CRM needs the phone number as sent.
-    """
-    starts = ", ".join("chr(9)" if c == "\t" else "chr(13)" if c == "\r" else f"'{c}'"
-                       for c in FORMULA_STARTS)
-    return (
-        f"case when left({expr}, 1) in ({starts}) "
-        f"and not regexp_full_match({expr}, '[+-]?[0-9][0-9 ()./-]*') "
-        f"then '''' || {expr} else {expr} end"
-    )
-
-
-def _text(expr: str, name: str, escape: bool) -> str:
-    return f"{inert_cell(f'cast({expr} as varchar)') if escape else expr} as {name}"
-
-
-def _campaign_sql(campaign: str, as_of: dt.date, escape: bool = True) -> str:
-    _safe(campaign)
-    texts = ", ".join(_text(c, c, escape) for c in CAMPAIGN_TEXT)
-    return f"""
-        select
-            {texts},
-            activation_iso_local(send_at_local, send_at_utc) as send_at
-        from {contact_log.CANDIDATES}
-        where as_of_date = date '{as_of.isoformat()}'
-          and state = 'queued'
-          and campaign = '{campaign}'
-        order by customer_id, dedupe_key
-    """
-
-
-def _segment_sql(segment: str, as_of: dt.date, escape: bool = True) -> str:
-    _safe(segment)
-    sources = ("m.customer_id", "m.segment", "m.segment_label", "d.rfm_segment", "d.member_tier")
-    texts = ", ".join(_text(e, c, escape) for e, c in zip(sources, SEGMENT_TEXT, strict=True))
-    return f"""
-        select
-            {texts},
-            strftime(d.last_occasion_date, '%Y-%m-%d') as last_order_date,
-            d.occasions,
-            cast(cast(d.net_revenue as decimal(18, 2)) as varchar) as net_revenue
-        from {segments.SEGMENT_MEMBERS} as m
-        left join marts.dim_customers as d on d.customer_id = m.customer_id
-        where m.as_of_date = date '{as_of.isoformat()}'
-          and m.segment = '{segment}'
-        order by m.customer_id
-    """
-
-
-def _copy(
-    con: duckdb.DuckDBPyConnection, sql: str, root: Path, relative: str, settings=None
-) -> ExportedFile:
-    path = root / relative
-    target = str(path).replace("'", "''")
-    # COPY answers with the number of rows it wrote
-    rows = con.execute(
-        f"copy ({sql}) to '{target}' (format csv, header true, delimiter ',', quote '\"')"
-    ).fetchone()[0]
-    make_private(path, settings)
-    _fsync_file(path)
-    return ExportedFile(relative, int(rows), _sha256(path))
-
-
-def _require_day(con: duckdb.DuckDBPyConnection, table: str, as_of: dt.date) -> None:
-    days = [r[0] for r in con.execute(f"select distinct as_of_date from {table}").fetchall()]
-    if days and days != [as_of]:
-        raise RuntimeError(f"{table} holds {days}, not {as_of}: build the day before exporting it")
 
 
 def _swap_into_place(staging: Path, final: Path) -> Path:
@@ -222,11 +262,6 @@ def _write_durably(path: Path, text: str) -> None:
         os.fsync(fh.fileno())
 
 
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb") as fh:
-        os.fsync(fh.fileno())
-
-
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -243,6 +278,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _safe(name: str) -> None:
+def _safe(name: str) -> str:
     if not _SAFE_NAME.match(name):
         raise ValueError(f"unsafe file name {name!r}")
+    return name

@@ -10,6 +10,7 @@ their dbt YAML (so a CSV that dbt would type differently fails here too).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import itertools
 from pathlib import Path
 from typing import Any
@@ -17,11 +18,19 @@ from typing import Any
 import duckdb
 import yaml
 
+from retention_pipeline.activation.build import (
+    SELECTION,
+    ActivationBuildError,
+    BuildResult,
+    build_activation,
+)
 from retention_pipeline.paths import DBT_PROJECT_DIR
 from retention_pipeline.settings import Settings
 
 SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
-POLICY_SEEDS = ("contact_policy_presets", "contact_policy_campaigns", "contact_policy_caps")
+POLICY_SEEDS = (
+    "contact_policy_presets", "contact_policy_campaigns", "contact_policy_caps", "time_zones",
+)
 
 DDL = """
 create schema if not exists staging;
@@ -47,7 +56,15 @@ create table staging.stg_shop__events (
 );
 create table marts.fct_orders (
     order_id varchar, customer_id varchar, ordered_at timestamp, order_date date,
-    net_amount decimal(18, 4), is_valid_purchase boolean, occasion_seq integer
+    net_amount decimal(18, 4), is_valid_purchase boolean, occasion_seq integer,
+    status varchar, shipped_at timestamp, delivered_at timestamp, delivered_date date,
+    promised_delivery_date date, delivery_days integer, days_late integer
+);
+create table marts.replenishment_cycles (
+    category varchar, cycle_days double, sample_size integer, source varchar
+);
+create table marts.customer_predictions (
+    customer_id varchar, p_alive double, churn_risk varchar, predicted_clv_365d double
 );
 create table fixture_segments (customer_id varchar, rfm_segment varchar, member_tier varchar);
 """
@@ -107,14 +124,31 @@ def load_policy_seeds(con: duckdb.DuckDBPyConnection, seeds_dir: Path = SEEDS_DI
         )
 
 
+CONTACT_LOG_DDL = """
+create table if not exists marts.contact_log (
+    as_of_date date, customer_id varchar, campaign varchar, category varchar, dedupe_key varchar,
+    state varchar, channel varchar, send_at_utc timestamp, send_at_local timestamp,
+    recipient_timezone varchar, context varchar
+)
+"""
+
+
+def bucket(key: str) -> float:
+    """md5(key)'s first 32 bits / 2**32, computed independently of the SQL (control group, draws)."""
+    return int(hashlib.md5(key.encode("utf-8")).hexdigest()[:8], 16) / 2**32
+
+
+def is_holdout(customer_id: str, campaign: str, share: float) -> bool:
+    return bucket(f"{customer_id}|{campaign}") < share
+
+
 class Shop:
     """A warehouse file with the tables activation reads, built row by row."""
 
     def __init__(self, folder: Path, reporting_tz: str = "UTC"):
         self.folder = Path(folder)
         self.path = self.folder / "warehouse.duckdb"
-        self.con = duckdb.connect(str(self.path))
-        self.con.execute("SET TimeZone = 'UTC'")
+        self.con = self._connect()
         self.con.execute(DDL)
         load_policy_seeds(self.con)
         self.reporting_tz = reporting_tz
@@ -210,14 +244,9 @@ class Shop:
         status: str = "completed",
     ) -> None:
         """The order's delivery columns, with the local dates and day counts fct_orders derives
-        from them (the columns are added to the fixture's fct_orders on first use)."""
+        from them."""
         from zoneinfo import ZoneInfo
 
-        for column, kind in (("status", "varchar"), ("shipped_at", "timestamp"),
-                             ("delivered_at", "timestamp"), ("delivered_date", "date"),
-                             ("promised_delivery_date", "date"), ("delivery_days", "integer"),
-                             ("days_late", "integer")):
-            self.con.execute(f"alter table marts.fct_orders add column if not exists {column} {kind}")
         tz = ZoneInfo(self.reporting_tz)
         delivered_date = (
             delivered_at.replace(tzinfo=dt.UTC).astimezone(tz).date() if delivered_at else None
@@ -239,20 +268,12 @@ class Shop:
         })
 
     def cycles(self, **cycle_days: float) -> None:
-        self.con.execute(
-            "create or replace table marts.replenishment_cycles "
-            "(category varchar, cycle_days double, sample_size integer, source varchar)"
-        )
         for category, days in cycle_days.items():
             self._insert("marts.replenishment_cycles", {
                 "category": category, "cycle_days": days, "sample_size": 50, "source": "observed",
             })
 
     def predictions(self, **churn_risk: str) -> None:
-        self.con.execute(
-            "create or replace table marts.customer_predictions "
-            "(customer_id varchar, p_alive double, churn_risk varchar)"
-        )
         for customer_id, risk in churn_risk.items():
             self._insert("marts.customer_predictions", {
                 "customer_id": customer_id, "p_alive": 0.5, "churn_risk": risk,
@@ -262,8 +283,39 @@ class Shop:
         """Occasions and dim_customers from the orders, as the dbt models would."""
         self.con.execute(DERIVE)
 
+    def log(self, day: dt.date, customer_id: str, campaign: str, channel: str = "email",
+            state: str = "queued", dedupe_key: str | None = None,
+            category: str = "marketing") -> None:
+        """A contact of an earlier day, as the contact_log model would have written it."""
+        self.con.execute(CONTACT_LOG_DDL)
+        self._insert("marts.contact_log", {
+            "as_of_date": day, "customer_id": customer_id, "campaign": campaign,
+            "category": category, "dedupe_key": dedupe_key or f"{campaign}:old", "state": state,
+            "channel": channel,
+        })
+
+    def build(self, as_of: dt.date, command: str = "build", select: str = SELECTION,
+              **settings: Any) -> BuildResult:
+        """The activation dbt build (real dbt, this warehouse) for `as_of`; check failures are
+        returned, not raised (model errors raise)."""
+        self.con.close()
+        try:
+            result = build_activation(self.settings(**settings), as_of, command, select,
+                                      raise_on_failure=False)
+        finally:
+            self.con = self._connect()
+        broken = [n for n in result.nodes if n.resource_type == "model" and n.status == "error"]
+        if broken:
+            raise ActivationBuildError(result)
+        return result
+
     def close(self) -> None:
         self.con.close()
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        con = duckdb.connect(str(self.path))
+        con.execute("SET TimeZone = 'UTC'")
+        return con
 
     # --- reading results ------------------------------------------------------------------------
     def candidates(self, **where: Any) -> list[dict]:
