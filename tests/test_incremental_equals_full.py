@@ -113,7 +113,7 @@ def _python_steps(warehouse: Path, as_of: dt.date) -> None:
     """The steps after dbt's first phase, in the job's order: the prediction fits, dbt's second
     phase (customer_predictions, history), then activation (campaign_candidates, contact_log,
     segment_members, campaign_lift, the export files)."""
-    from retention_pipeline.activation.daily import run_day
+    from retention_pipeline.activation.exports import write_exports
     from retention_pipeline.predictions.backtest import run_backtest, write_backtest
     from retention_pipeline.predictions.model_runs import fit_models, write_model_fit
     from retention_pipeline.predictions.scoring import score_patterns
@@ -122,9 +122,10 @@ def _python_steps(warehouse: Path, as_of: dt.date) -> None:
     write_backtest(settings, run_backtest(settings, as_of))
     write_model_fit(settings, fit_models(settings, as_of))
     score_patterns(settings, as_of)
-    # dbt's second phase (every model tagged after_predictions: customer_predictions, history,
-    # activation), then the export files
-    run_day(warehouse, settings, as_of)
+    # dbt's second phase (customer_predictions, history, activation), then the export files
+    dbt(["build", "--select", "tag:after_predictions"], warehouse, {},
+        env=run_vars_env(settings.dbt_vars(as_of)))
+    write_exports(settings, as_of, settings.exports)
 
 
 def _build(warehouse: Path, as_of: dt.date, full_refresh: bool, tests: bool = True) -> str:

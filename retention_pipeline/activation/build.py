@@ -1,5 +1,7 @@
-"""The activation dbt build outside Dagster (tests, scripts): `dbt build` of the models tagged
-`after_predictions` on the settings' dbt target, in this process.
+"""The activation dbt build outside Dagster (tests, scripts): `dbt build` of the activation models
+(dbt_project/models/activation, part of the second dbt phase) on the settings' dbt target, in
+this process. They read customer_predictions and replenishment_cycles, which the rest of the
+pipeline has built before.
 
 The project is parsed once per process and the parsed manifest reused by every build (its nodes'
 compiled state reset each time: dbt injects the ephemeral models' CTEs only into nodes not yet
@@ -20,7 +22,7 @@ from pathlib import Path
 from retention_pipeline.paths import DBT_PROJECT_DIR
 from retention_pipeline.settings import Settings
 
-SELECTION = "tag:after_predictions"
+SELECTION = "path:models/activation"
 # The blocking checks: dbt tests of campaign_candidates (dbt_project/tests/activation/<name>.sql).
 CHECKS_DIR = DBT_PROJECT_DIR / "tests" / "activation"
 CHECK_NAMES = tuple(sorted(p.stem for p in CHECKS_DIR.glob("*.sql")))
