@@ -1,6 +1,7 @@
-"""`retention run` (the CLI) with dbt_target = postgres on a small generated shop: every mart, the
-predictions and the history included, is left in PostgreSQL (its own database on the local
-server), and nothing of them in the DuckDB warehouse, which keeps raw, quarantine and the logs."""
+"""`retention run` (the CLI) with dbt_target = postgres on a small generated shop exits 0: every
+mart, the predictions, the history and the campaign tables included, is left in PostgreSQL (its
+own database on the local server), nothing of them in the DuckDB warehouse (which keeps raw,
+quarantine and the logs), and the exports and the serving file are written from PostgreSQL's."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 
 from retention_pipeline.generator import generate_shop
 from retention_pipeline.paths import DBT_PROJECT_DIR
+from retention_pipeline.serving.duckdb_file import duckdb_file_counts
 from retention_pipeline.warehouse import connect
 from tests.support.serving_fixtures import fresh_pg_database
 
@@ -22,8 +24,6 @@ pytestmark = pytest.mark.slow
 
 AS_OF = "2026-11-20"
 PYTHON_MARTS = {"model_fit", "model_backtest", "prediction_scores"}
-# Activation's steps read the DuckDB warehouse until they are dbt models (models/activation).
-ACTIVATION_PORTED = (DBT_PROJECT_DIR / "models" / "activation").is_dir()
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +50,8 @@ def cli_run(tmp_path_factory):
                                 "from intermediate.int_purchase_occasions").fetchone()[0]
             history_days = pg.execute("select count(distinct as_of_date) "
                                       "from marts.dim_customers_history").fetchone()[0]
+            queued = pg.execute("select count(*) from marts.campaign_candidates "
+                                "where state = 'queued'").fetchone()[0]
             unscored = pg.execute("""
                 select count(*) from marts.customer_predictions as c
                 inner join intermediate.int_prediction_histories as h
@@ -62,7 +64,7 @@ def cli_run(tmp_path_factory):
         duckdb_marts = {name for (name,) in con.execute(
             "select table_name from information_schema.tables where table_schema = 'marts'"
         ).fetchall()}
-    return result, tables, buyers, history_days, unscored, duckdb_marts
+    return result, tables, buyers, history_days, unscored, duckdb_marts, root, queued
 
 
 def _dbt_marts() -> set[str]:
@@ -72,10 +74,11 @@ def _dbt_marts() -> set[str]:
 
 
 def test_every_mart_predictions_and_history_included_is_in_postgres(cli_run):
-    result, tables, buyers, history_days, unscored, duckdb_marts = cli_run
+    result, tables, buyers, history_days, unscored, duckdb_marts, _, _ = cli_run
     expected = _dbt_marts() | PYTHON_MARTS
     assert {"customer_predictions", "dim_customers_history", "segment_migration",
-            "replenishment_cycles", "fct_orders"} <= expected
+            "replenishment_cycles", "fct_orders", "campaign_candidates", "contact_log",
+            "segment_members", "campaign_lift"} <= expected
     assert expected <= set(tables), (
         f"missing in PostgreSQL: {sorted(expected - set(tables))}\n{result.stdout[-3000:]}")
     # every buyer scored and snapshotted, each with the scores of its history
@@ -87,9 +90,14 @@ def test_every_mart_predictions_and_history_included_is_in_postgres(cli_run):
     assert not (expected & duckdb_marts), sorted(expected & duckdb_marts)
 
 
-@pytest.mark.xfail(not ACTIVATION_PORTED, strict=True,
-                   reason="activation's Python steps read the DuckDB warehouse until they are "
-                          "dbt models (dbt_project/models/activation)")
-def test_the_run_exits_0(cli_run):
-    result = cli_run[0]
+def test_the_run_exits_0_with_exports_and_serving_from_postgres(cli_run):
+    result, tables = cli_run[0], cli_run[1]
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    root = Path(cli_run[6])
+    sends = sum(len(p.read_text().splitlines()) - 1
+                for p in (root / "exports" / AS_OF / "campaigns").glob("*.csv"))
+    queued = cli_run[7]
+    assert sends == queued > 0
+    served = duckdb_file_counts(root / "serving.duckdb")
+    assert served["campaign_candidates"] == tables["campaign_candidates"]
+    assert served["customer_predictions"] == tables["customer_predictions"]
