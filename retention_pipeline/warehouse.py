@@ -77,9 +77,16 @@ def dbt_duckdb_env(settings) -> dict[str, str]:
 def _settings(settings):
     # Callers without settings at hand (helpers, tools) get the deployment's: env, TOML, defaults.
     if settings is None or not hasattr(settings, "duckdb_config"):
+        from pydantic import ValidationError
+
         from retention_pipeline.settings import load_settings
 
-        return load_settings()
+        try:
+            return load_settings()
+        except ValidationError:
+            # A dbt step exports RETENTION_DBT_TARGET for its profile without the target's URL;
+            # DuckDB's own session settings do not depend on the dbt target.
+            return load_settings(dbt_target="duckdb")
     return settings
 
 

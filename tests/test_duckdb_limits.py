@@ -103,3 +103,18 @@ def _shown_rows(stdout: str) -> list[dict]:
         if preview:
             return json.loads(preview)
     raise AssertionError(f"no preview in dbt's output:\n{stdout[-4000:]}")
+
+
+def test_a_connection_without_settings_survives_a_dbt_steps_environment(monkeypatch):
+    """A dbt step exports RETENTION_DBT_TARGET for its profile (not the target's URL); a DuckDB
+    connection opened afterwards without settings (serving log, copies) still gets its limits."""
+    from retention_pipeline.warehouse import open_duckdb
+
+    monkeypatch.setenv("RETENTION_DBT_TARGET", "postgres")
+    monkeypatch.setenv("RETENTION_DUCKDB_MEMORY_LIMIT", "1GB")
+    con = open_duckdb()
+    try:
+        limit = con.execute("select current_setting('memory_limit')").fetchone()[0]
+    finally:
+        con.close()
+    assert limit in ("1.0 GiB", "953.6 MiB", "1 GiB")

@@ -40,7 +40,7 @@ def build_serving_assets(
         f"DuckDB serving file `{settings.serving}` for BI tools: every mart, moved over the old "
         "file atomically, readable by DuckDB 1.x.",
         lambda con, marts, log: duckdb_file.publish_duckdb_file(con, marts, settings.serving),
-        lambda names: duckdb_file.duckdb_file_counts(settings.serving),
+        lambda names: duckdb_file.duckdb_file_counts(settings.serving, settings),
     )]
     if settings.serving_postgres_url:
         url = settings.serving_postgres_url

@@ -43,9 +43,9 @@ def publish_duckdb_file(con: duckdb.DuckDBPyConnection, marts: list[Mart], path:
     return path
 
 
-def duckdb_file_counts(path: Path) -> dict[str, int]:
+def duckdb_file_counts(path: Path, settings=None) -> dict[str, int]:
     """Row counts of the published file, read back through a fresh read-only connection."""
-    with open_duckdb(path, read_only=True) as con:
+    with open_duckdb(path, read_only=True, settings=settings) as con:
         tables = [r[0] for r in con.execute(
             "select table_name from information_schema.tables where table_schema = ?", [SCHEMA]
         ).fetchall()]
