@@ -323,8 +323,10 @@ def _materialize(settings, partition: str, instance) -> dg.ExecuteInProcessResul
     project = prepare_manifest(dbt_project())
     partitions = daily_partitions(settings)
     assets = [
+        # the second phase's activation models (the fixture hand-makes the predictions)
         build_dbt_assets(settings, partitions, project, name="dbt_after_predictions",
-                         select=AFTER_PREDICTIONS),
+                         select=AFTER_PREDICTIONS,
+                         exclude="path:models/predictions path:models/history"),
         *build_activation_assets(settings, partitions),
     ]
     return dg.materialize(assets, partition_key=partition, instance=instance,
