@@ -19,7 +19,7 @@ from retention_pipeline.settings import load_settings
 from tests import cdnow
 from tests.support.cdnow_landing import write_cdnow_landing
 from tests.support.pipeline import dbt, ingest
-from tests.support.prediction_tables import materialize, metadata_of, table
+from tests.support.prediction_tables import materialize, table
 
 pytestmark = pytest.mark.slow
 
