@@ -64,7 +64,7 @@ def test_assets_on_a_warehouse_built_by_ingestion_and_dbt(tmp_path):
 
     # the occasions after 1997-09-30 are in the warehouse; the partition must not see them
     materialize(settings, CALIBRATION_END)
-    later = materialize(settings, HOLDOUT_END)
+    materialize(settings, HOLDOUT_END)
 
     _assert_published_fit(table(warehouse, "select * from marts.model_fit"))
     _assert_backtest(table(warehouse, "select * from marts.model_backtest"))
