@@ -26,8 +26,7 @@ pytestmark = pytest.mark.slow
 CALIBRATION_END = dt.date(1997, 9, 30)
 HOLDOUT_END = dt.date(1998, 6, 30)
 DBT_SELECTION = (
-    "+int_purchase_occasions +int_orders stg_shop__order_items stg_shop__products "
-    "replenishment_cycle_overrides"
+    "+int_purchase_occasions +replenishment_cycles"
 )
 
 
@@ -74,7 +73,6 @@ def test_assets_on_a_warehouse_built_by_ingestion_and_dbt(tmp_path):
     assert len(predictions) == 2357
     assert set(predictions["as_of_date"]) == {pd.Timestamp(HOLDOUT_END)}
     # CDNOW has no items: no observed cycles, and the seed's rows only remove categories
-    # (replenishment_cycles is a dbt model now: no Python metadata, the table itself is empty)
     assert table(warehouse, "select count(*) as n from marts.replenishment_cycles")["n"][0] == 0
 
 
