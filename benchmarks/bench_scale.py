@@ -217,13 +217,15 @@ def startup_seconds(log: str, started: float) -> float | None:
 
 
 def dbt_nodes(since: float) -> dict[str, float]:
-    """Seconds per dbt node of the dbt invocation that wrote run_results.json after `since`."""
+    """Seconds per dbt node of the dbt invocations that wrote a run_results.json after `since`
+    (both phases of a run: each invocation writes its own)."""
     found = [p for p in (REPO / "dbt_project" / "target").glob("**/run_results.json")
              if p.stat().st_mtime >= since]
-    if not found:
-        return {}
-    results = json.loads(max(found, key=lambda p: p.stat().st_mtime).read_text())["results"]
-    return {r["unique_id"]: round(r["execution_time"], 1) for r in results}
+    nodes: dict[str, float] = {}
+    for path in sorted(found, key=lambda p: p.stat().st_mtime):
+        for r in json.loads(path.read_text())["results"]:
+            nodes[r["unique_id"]] = round(r["execution_time"], 1)
+    return nodes
 
 
 # --- the baselines ---------------------------------------------------------------------------

@@ -101,6 +101,13 @@ STRUCTURAL_CASES = [
         ("customers.csv", "Email", None, ["duplicate column 'Email'"]),
         id="duplicate-column",
     ),
+    pytest.param(
+        {"events.jsonl": '{"event_id": "E1", "event_type": "page_view", '
+         '"occurred_at": "2024-01-01T00:00:00Z", "customer_id": "C1"}\n'
+         '{"event_id": "E2", "properties": {"pad": "' + "x" * (17 << 20) + '"}}\n'},
+        ("events.jsonl", None, 2, ["line 2 is longer than the 16 MB a record may have"]),
+        id="jsonl-line-beyond-the-reader-buffer",
+    ),
 ]
 
 

@@ -123,9 +123,15 @@
     row that no longer exists (an occasion whose only order was refunded) does not stay. An
     incremental build without watermarks (dbt run by hand) recomputes, so empties, everything. -#}
 {% macro delete_recomputed(column, what) -%}
+    {{ delete_recomputed_where(
+        column ~ " in (select " ~ touched_column(what) ~ " from " ~ ref('touched_' ~ what) ~ ")") }}
+{%- endmacro %}
+
+{#- The rows matching `condition` (SQL) when the build recomputes touched keys; every row when an
+    incremental build recomputes everything; nothing on a full build (the table is new). -#}
+{% macro delete_recomputed_where(condition) -%}
     {%- if recomputes_touched() -%}
-    delete from {{ this }}
-    where {{ column }} in (select {{ touched_column(what) }} from {{ ref('touched_' ~ what) }})
+    delete from {{ this }} where {{ condition }}
     {%- elif is_incremental() -%}
     delete from {{ this }}
     {%- else -%}
@@ -141,11 +147,5 @@
 {%- endmacro %}
 
 {% macro delete_recomputed_orders() -%}
-    {%- if recomputes_touched() -%}
-    delete from {{ this }} where {{ recomputed_orders() }}
-    {%- elif is_incremental() -%}
-    delete from {{ this }}
-    {%- else -%}
-    select 1
-    {%- endif -%}
+    {{ delete_recomputed_where(recomputed_orders()) }}
 {%- endmacro %}

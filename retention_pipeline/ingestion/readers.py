@@ -47,7 +47,11 @@ _LANDED_TABLE = "_ingest_landed_{index}"  # a JSON Lines file's rows, split into
 
 # A single header cell holding one of these means the file is not comma-separated.
 FOREIGN_DELIMITERS = {";": ";", "\t": "tab", "|": "|"}
-MAX_JSONL_LINE_BYTES = 64 << 20
+# DuckDB reads a text file in buffers of buffer_size bytes, which must hold the longest line; its
+# default (16 x max_line_size) would be one buffer the size of the whole file here, so a JSON Lines
+# file larger than the memory limit failed to load. Lines up to 16 MB, read 32 MB at a time.
+MAX_JSONL_LINE_BYTES = 16 << 20
+JSONL_BUFFER_BYTES = 2 * MAX_JSONL_LINE_BYTES
 _NESTED_TYPE = re.compile(r"^(STRUCT|MAP|UNION)\(|\[\d*\]$")
 
 
@@ -199,13 +203,12 @@ def _read_jsonl(con, file: LandingFile, index: int, schema: EntitySchema) -> Sou
             CREATE OR REPLACE TEMP TABLE {scan} AS
             SELECT line FROM read_csv({_literal(file.path)},
                 header = false, auto_detect = false, columns = {{'line': 'VARCHAR'}},
-                delim = '\\0', quote = '', escape = '', max_line_size = {MAX_JSONL_LINE_BYTES})
+                delim = '\\0', quote = '', escape = '', max_line_size = {MAX_JSONL_LINE_BYTES},
+                buffer_size = {JSONL_BUFFER_BYTES})
         """)
     except duckdb.Error as exc:
         con.execute(f"DROP TABLE IF EXISTS temp.{scan}")
-        raise LandingError(
-            f"unreadable JSON Lines file: {_first_line(exc)}", file=file.relative
-        ) from None
+        raise _jsonl_error(exc, file) from None
     names = schema.column_names
     paths = ", ".join(_json_path(name) for name in names)
     values = ", ".join(f'_values[{i + 1}] AS "v__{n}"' for i, n in enumerate(names))
@@ -240,6 +243,19 @@ def _read_jsonl(con, file: LandingFile, index: int, schema: EntitySchema) -> Sou
         con.execute(f"DROP TABLE IF EXISTS temp.{landed}")
         raise
     return Source(f"SELECT * FROM {landed}", list(names), (landed,))
+
+
+def _jsonl_error(exc: duckdb.Error, file: LandingFile) -> LandingError:
+    # DuckDB's reader stops on one line only when it is longer than max_line_size.
+    line = re.search(r"CSV Error on Line: (\d+)", str(exc))
+    if line is None:
+        return LandingError(f"unreadable JSON Lines file: {_first_line(exc)}", file=file.relative)
+    return LandingError(
+        f"unreadable JSON Lines file: line {line.group(1)} is longer than the "
+        f"{MAX_JSONL_LINE_BYTES >> 20} MB a record may have",
+        file=file.relative,
+        line=int(line.group(1)),
+    )
 
 
 def _check_jsonl_keys(con, file: LandingFile, landed: str, schema: EntitySchema) -> None:

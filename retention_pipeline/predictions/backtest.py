@@ -126,14 +126,7 @@ def run_backtest(settings: Settings, as_of: dt.date) -> BacktestOutcome:
     actual = _actual_by_bucket(patterns)
     fits, rows, curves, refused = {}, [], {}, []
     for model in PURCHASE_MODELS.values():
-        fit = model.fit(
-            patterns.x,
-            patterns.t_x,
-            patterns.T,
-            weights=patterns.customers,
-            min_customers=settings.min_customers_to_fit,
-            min_repeat_customers=settings.min_repeat_customers_to_fit,
-        )
+        fit = model.fit_patterns(patterns, settings)
         fits[model.name] = fit
         if not fit.ok:
             refused.append(f"{model.name} ({fit.status}): {fit.message}")

@@ -85,15 +85,7 @@ def fit_models(settings: Settings, as_of: dt.date) -> ModelRun:
             selection_reason=f"no predictions: {data.reason}",
         )
     purchases = {
-        name: model.fit(
-            patterns.x,
-            patterns.t_x,
-            patterns.T,
-            weights=patterns.customers,
-            min_customers=settings.min_customers_to_fit,
-            min_repeat_customers=settings.min_repeat_customers_to_fit,
-        )
-        for name, model in PURCHASE_MODELS.items()
+        name: model.fit_patterns(patterns, settings) for name, model in PURCHASE_MODELS.items()
     }
     spend_rows = read_spend(settings, as_of)
     spend = fit_gamma_gamma(

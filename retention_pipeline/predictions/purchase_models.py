@@ -26,6 +26,18 @@ class PurchaseModel:
     expected_purchases: Callable  # (params, t, x, t_x, T)
     p_no_purchase: Callable  # (params, t, x, t_x, T): P(no occasion in (T, T + t])
 
+    def fit_patterns(self, patterns, settings):
+        """The fit on the compressed (x, t_x, T) patterns (histories.Patterns), each weighted by
+        its customers, refused below the settings' minimum customers and repeat customers."""
+        return self.fit(
+            patterns.x,
+            patterns.t_x,
+            patterns.T,
+            weights=patterns.customers,
+            min_customers=settings.min_customers_to_fit,
+            min_repeat_customers=settings.min_repeat_customers_to_fit,
+        )
+
 
 def _bgnbd_p_no_purchase(params, t, x, t_x, T) -> np.ndarray:
     return 1.0 - bgnbd_p_purchase_within(params, t, x, t_x, T)

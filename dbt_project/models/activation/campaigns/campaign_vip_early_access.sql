@@ -55,18 +55,4 @@ offers as (
     where s.customer_id is null
 )
 
-select
-    customer_id,
-    'vip_early_access' as campaign,
-    'vip_early_access:' || {{ ordered_text_agg('product_id', ['product_rank']) }} as dedupe_key,
-    {{ json_object([
-        ('products', json_array_agg(json_object([
-            ('product_id', json_string('product_id')),
-            ('product_name', json_string('product_name')),
-            ('category', json_string('category')),
-            ('launch_date', json_string('launch_date')),
-        ]), ['product_rank'])),
-    ]) }} as context
-from offers
-where product_rank <= 3
-group by customer_id
+{{ product_offer_candidates('vip_early_access', 'offers') }}
