@@ -93,6 +93,39 @@ def test_dbt_connection_applies_the_settings(tmp_path):
     }]
 
 
+def test_dbt_models_after_a_spill_still_run(tmp_path):
+    """dbt opens a cursor per model; the project's profile must not set the spill folder on each
+    (DuckDB refuses once something spilled there, which failed every model of a §8-scale build
+    after the first large sort). A model spilling through 64 MB, then two more models."""
+    project = tmp_path / "project"
+    (project / "models").mkdir(parents=True)
+    (project / "profiles.yml").write_text((DBT_PROJECT_DIR / "profiles.yml").read_text())
+    (project / "dbt_project.yml").write_text(
+        "name: spill\nversion: '1.0'\nprofile: retention\nmodels:\n  +materialized: table\n")
+    (project / "models" / "sorted_big.sql").write_text(
+        "select range as i, md5(cast(range as varchar)) as s from range(3000000) order by s")
+    (project / "models" / "counted.sql").write_text(
+        "select count(*) as n from {{ ref('sorted_big') }}")
+    (project / "models" / "grouped.sql").write_text(
+        "select count(distinct s) as n from {{ ref('sorted_big') }}")
+    settings = load_settings(
+        warehouse=tmp_path / "w.duckdb", duckdb_memory_limit="64MB", duckdb_threads=1,
+        duckdb_temp_directory=tmp_path / "spill",
+    )
+    env = {**os.environ, "RETENTION_WAREHOUSE": str(settings.warehouse.resolve()),
+           **dbt_duckdb_env(settings)}
+    env.pop("RETENTION_DBT_TARGET", None)
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("dbt")), "build", "--threads", "1",
+         "--project-dir", str(project), "--profiles-dir", str(project)],
+        env=env, capture_output=True, text=True, check=False, cwd=project,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        assert con.execute("select n from main.counted").fetchone()[0] == 3_000_000
+        assert con.execute("select n from main.grouped").fetchone()[0] == 3_000_000
+
+
 def _shown_rows(stdout: str) -> list[dict]:
     for line in stdout.splitlines():
         try:
