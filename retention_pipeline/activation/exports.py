@@ -33,9 +33,12 @@ import os
 import re
 import shutil
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+
+import pyarrow.compute as pc
 
 from retention_pipeline.activation import segments
 from retention_pipeline.files import make_private, private_mkdir
@@ -82,10 +85,13 @@ class ExportResult:
 
 def write_exports(settings: Settings, as_of: dt.date, exports_dir: Path) -> ExportResult:
     """Write the day's files from the dbt target's tables."""
-    candidates = _day_rows(settings, "campaign_candidates", as_of, [
-        "campaign", "state", "dedupe_key", *CAMPAIGN_TEXT, "send_at_local", "send_at_utc"])
-    members = _day_rows(settings, "segment_members", as_of,
-                        ["segment", "segment_label", "customer_id"])
+    # Grouped once (a shop of a million customers has millions of candidates and members; only
+    # the queued candidates become rows).
+    queued = _grouped(_day_rows(settings, "campaign_candidates", as_of, [
+        "campaign", "state", "dedupe_key", *CAMPAIGN_TEXT, "send_at_local", "send_at_utc"],
+        only=("state", "queued")), "campaign")
+    members = _grouped(_day_rows(settings, "segment_members", as_of,
+                                 ["segment", "segment_label", "customer_id"]), "segment")
     customers = {r["customer_id"]: r for r in read_table(settings, "marts", "dim_customers", [
         "customer_id", "rfm_segment", "member_tier", "last_occasion_date", "occasions",
         "net_revenue"]).to_pylist()}
@@ -101,14 +107,11 @@ def write_exports(settings: Settings, as_of: dt.date, exports_dir: Path) -> Expo
     escape = settings.export_escape_formulas
     files = []
     for campaign in sorted(enabled):
-        rows = sorted((r for r in candidates if r["campaign"] == campaign and r["state"] == "queued"),
-                      key=lambda r: (r["customer_id"], r["dedupe_key"]))
+        rows = sorted(queued.get(campaign, []), key=lambda r: (r["customer_id"], r["dedupe_key"]))
         files.append(_write_csv(staging, f"campaigns/{_safe(campaign)}.csv", CAMPAIGN_COLUMNS,
                                 [_campaign_row(r, escape) for r in rows], settings))
-    present = {r["segment"] for r in members}
-    for segment in segments.exported_segments(present):
-        rows = sorted((r for r in members if r["segment"] == segment),
-                      key=lambda r: r["customer_id"])
+    for segment in segments.exported_segments(set(members)):
+        rows = sorted(members.get(segment, []), key=lambda r: r["customer_id"])
         files.append(_write_csv(staging, f"segments/{_safe(segment)}.csv", SEGMENT_COLUMNS,
                                 [_segment_row(r, customers.get(r["customer_id"]), escape)
                                  for r in rows], settings))
@@ -183,13 +186,24 @@ def _segment_row(member: dict, customer: dict | None, escape: bool) -> list:
     ]
 
 
-def _day_rows(settings: Settings, table: str, as_of: dt.date, columns: list[str]) -> list[dict]:
-    rows = read_table(settings, "marts", table, ["as_of_date", *columns]).to_pylist()
-    days = sorted({r["as_of_date"] for r in rows})
+def _day_rows(settings: Settings, table: str, as_of: dt.date, columns: list[str],
+              only: tuple[str, str] | None = None) -> list[dict]:
+    """The table's rows (those whose column only[0] equals only[1]), which must all be of as_of."""
+    rows = read_table(settings, "marts", table, ["as_of_date", *columns])
+    days = sorted(d for d in pc.unique(rows["as_of_date"]).to_pylist() if d is not None)
     if days and days != [as_of]:
         raise ExportError(f"marts.{table} holds {days}, not {as_of}: build the day before "
                           "exporting it")
-    return rows
+    if only is not None:
+        rows = rows.filter(pc.equal(rows[only[0]], only[1]))
+    return rows.to_pylist()
+
+
+def _grouped(rows: list[dict], column: str) -> dict[str, list[dict]]:
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        groups[row[column]].append(row)
+    return groups
 
 
 def _write_csv(root: Path, relative: str, header: tuple[str, ...], rows: list[list],
