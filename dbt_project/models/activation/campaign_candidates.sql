@@ -98,9 +98,11 @@ capped as (
 ),
 
 -- engagement: message_open / message_click events naming the channel, over the
--- channel_engagement_days days ending on the as-of date (local dates)
+-- channel_engagement_days days ending on the as-of date (local dates). The channel is matched by a
+-- join, not `in (...)`: an optimizer inlines the JSON extraction into the filter once per listed
+-- value (DuckDB: 32 of the 44 s of this model at a million customers).
 engagement as (
-    select customer_id, channel, count(*) as engagements
+    select engaged.customer_id, engaged.channel, count(*) as engagements
     from (
         select
             customer_id,
@@ -109,9 +111,12 @@ engagement as (
         from {{ ref('stg_shop__events') }}
         where event_type in ('message_open', 'message_click') and customer_id is not null
     ) as engaged
-    where channel in ('email', 'sms', 'push', 'wechat')
-      and local_date between {{ act_day(1 - run_var('channel_engagement_days', 180) | int) }} and {{ act_day() }}
-    group by customer_id, channel
+    inner join (
+        select 'email' as channel union all select 'sms' union all select 'push'
+        union all select 'wechat'
+    ) as known on known.channel = engaged.channel
+    where engaged.local_date between {{ act_day(1 - run_var('channel_engagement_days', 180) | int) }} and {{ act_day() }}
+    group by engaged.customer_id, engaged.channel
 ),
 
 time_zones as (
