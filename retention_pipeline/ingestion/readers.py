@@ -173,7 +173,7 @@ def _csv_error(exc: duckdb.Error, file: LandingFile) -> LandingError:
     # DuckDB's message: "CSV Error on Line: N", "Original Line: ...", the problem, then its reader
     # options and "possible fixes", which are about DuckDB, not about the file.
     message = str(exc)
-    line = re.search(r"CSV Error on Line: (\d+)", message)
+    line = _error_line(exc)
     original = re.search(r"Original Line: ([^\n]*)", message)
     body = message.split("Possible ")[0].split("\n\n  file =")[0]
     problem = [
@@ -182,13 +182,15 @@ def _csv_error(exc: duckdb.Error, file: LandingFile) -> LandingError:
         if part.strip() and not part.startswith("Original Line:")
     ]
     text = "; ".join(problem) or _first_line(exc)
-    where = f" at line {line.group(1)}" if line else ""
+    where = f" at line {line}" if line else ""
     quoted = f" (line reads: {original.group(1)[:200]!r})" if original else ""
-    return LandingError(
-        f"malformed CSV{where}: {text}{quoted}",
-        file=file.relative,
-        line=int(line.group(1)) if line else None,
-    )
+    return LandingError(f"malformed CSV{where}: {text}{quoted}", file=file.relative, line=line)
+
+
+def _error_line(exc: duckdb.Error) -> int | None:
+    """The line DuckDB's text reader names in its error ("CSV Error on Line: N"), if any."""
+    found = re.search(r"CSV Error on Line: (\d+)", str(exc))
+    return int(found.group(1)) if found else None
 
 
 # --- JSON Lines ----------------------------------------------------------------------------------
@@ -246,15 +248,15 @@ def _read_jsonl(con, file: LandingFile, index: int, schema: EntitySchema) -> Sou
 
 
 def _jsonl_error(exc: duckdb.Error, file: LandingFile) -> LandingError:
-    # DuckDB's reader stops on one line only when it is longer than max_line_size.
-    line = re.search(r"CSV Error on Line: (\d+)", str(exc))
+    # Quoting and delimiters are off: the only error naming a line is a line beyond max_line_size.
+    line = _error_line(exc)
     if line is None:
         return LandingError(f"unreadable JSON Lines file: {_first_line(exc)}", file=file.relative)
     return LandingError(
-        f"unreadable JSON Lines file: line {line.group(1)} is longer than the "
+        f"unreadable JSON Lines file: line {line} is longer than the "
         f"{MAX_JSONL_LINE_BYTES >> 20} MB a record may have",
         file=file.relative,
-        line=int(line.group(1)),
+        line=line,
     )
 
 
