@@ -142,3 +142,47 @@ def test_moved_orders_recategorised_products_late_orders_and_deliveries(tmp_path
     assert day(DAY2) == "incremental"  # no new file: the delivery crossed the as-of day
     assert _rows(incremental, "select delivered_date from marts.fct_orders where order_id = 'A1'") == [
         (dt.date(2024, 6, 3),)]
+
+
+def test_uniqueness_tests_of_an_incremental_build_check_the_recomputed_rows(tmp_path):
+    """On the large incremental models a daily build tests uniqueness on the keys it recomputed
+    (the rest was tested by the build that wrote it); without watermarks (a full build, or dbt
+    run by hand) every row. A duplicate among the recomputed customers fails the daily test; one
+    elsewhere is left to the full tests, which find it."""
+    landing = tmp_path / "landing"
+    warehouse = tmp_path / "w" / "w.duckdb"
+    warehouse.parent.mkdir()
+    _land_day0(landing)
+    for as_of in (DAY0, DAY1, DAY2):
+        if as_of == DAY1:
+            _land_day1(landing)
+        ingest(landing, warehouse, as_of)
+        _build(warehouse, as_of, full_refresh=False)
+    assert {c for (c,) in _rows(warehouse, "select customer_id from pipeline.touched_customers")} \
+        == {"a1"}  # DAY2 recomputed a1 only (A1's delivery crossed the as-of day)
+    daily = {"as_of": str(DAY2), "incremental_since_as_of": str(DAY1),
+             "incremental_since_ingested": "2024-06-02 00:00:00"}
+
+    uniqueness = ("test_name:unique_combination_of_columns,int_purchase_occasions "
+                  "test_name:unique_recomputed,fct_orders")
+
+    def dbt_test(run_vars: dict) -> None:
+        dbt(["test", "--select", uniqueness], warehouse, {}, env=run_vars_env(run_vars))
+
+    dbt_test(daily)
+    dbt_test({"as_of": str(DAY2)})
+    duplicate = ("insert into {table} select * from {table} where customer_id = '{customer}' "
+                 "limit 1")
+    with connect(warehouse) as con:  # a2 was not recomputed on DAY2
+        con.execute(duplicate.format(table="intermediate.int_purchase_occasions", customer="a2"))
+        con.execute(duplicate.format(table="marts.fct_orders", customer="a2"))
+    dbt_test(daily)
+    with pytest.raises(AssertionError, match="unique_combination_of_columns_int_purchase_occ"):
+        dbt_test({"as_of": str(DAY2)})
+    with connect(warehouse) as con:
+        con.execute("delete from intermediate.int_purchase_occasions")
+        con.execute("delete from marts.fct_orders where customer_id = 'a2'")
+        con.execute("insert into marts.fct_orders select * from marts.fct_orders "
+                    "where customer_id = 'a1' limit 1")
+    with pytest.raises(AssertionError, match="unique_recomputed_fct_orders_order_id"):
+        dbt_test(daily)

@@ -47,3 +47,18 @@
 {% macro min_order_value() -%}
     cast({{ run_var("min_order_value", 0) }} as decimal(18, 4))
 {%- endmacro %}
+
+{#- A pre-filter on a naive UTC timestamp column for rows of the local days as-of + first_offset
+    … as-of + last_offset: the UTC instants from a day before the first to a day after the last
+    (a time zone is less than 14 hours from UTC). Constant bounds on the bare column let an
+    engine skip whole blocks of a large table by their min/max (DuckDB's zonemaps: the events
+    arrive in time order), where the local-date condition alone reads every row. It selects a
+    superset: the exact local-date condition must still follow. -#}
+{% macro near_local_days(column, first_offset, last_offset=none) -%}
+    {%- set as_of = modules.datetime.date.fromisoformat(run_var("as_of", run_started_at.strftime("%Y-%m-%d"))) -%}
+    {%- set last = first_offset if last_offset is none else last_offset -%}
+    {%- set lower = as_of + modules.datetime.timedelta(days=(first_offset | int) - 1) -%}
+    {%- set upper = as_of + modules.datetime.timedelta(days=(last | int) + 2) -%}
+    ({{ column }} >= cast('{{ lower.isoformat() }} 00:00:00' as {{ dbt.type_timestamp() }})
+     and {{ column }} < cast('{{ upper.isoformat() }} 00:00:00' as {{ dbt.type_timestamp() }}))
+{%- endmacro %}

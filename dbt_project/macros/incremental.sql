@@ -146,6 +146,25 @@
      or {{ prefix }}customer_id in (select customer_id from {{ ref('touched_customers') }}))
 {%- endmacro %}
 
+{#- Test scope of an incremental model that recomputes touched keys: in an incremental build
+    (watermarks set) the rows of the keys it recomputed, `what` = 'customers', 'orders' or
+    'orders_and_customers' (recomputed_orders); in a full build every row. A model's very first
+    build inside an incremental run is then checked on those keys only, as unique_touched. -#}
+{% macro recomputed_scope(what) -%}
+    {#- refs outside the watermark condition: dbt records a test's parents when parsing -#}
+    {%- set orders = ref('touched_orders') if what != 'customers' else none -%}
+    {%- set customers = ref('touched_customers') if what != 'orders' else none -%}
+    {%- if not incremental_vars_set() -%}
+    1 = 1
+    {%- elif what == 'orders_and_customers' -%}
+    {{ recomputed_orders() }}
+    {%- elif what == 'orders' -%}
+    order_id in (select order_id from {{ orders }})
+    {%- else -%}
+    customer_id in (select customer_id from {{ customers }})
+    {%- endif -%}
+{%- endmacro %}
+
 {% macro delete_recomputed_orders() -%}
     {{ delete_recomputed_where(recomputed_orders()) }}
 {%- endmacro %}

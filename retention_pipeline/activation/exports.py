@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import hashlib
 import io
 import json
@@ -38,6 +39,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from retention_pipeline.activation import segments
@@ -90,11 +92,9 @@ def write_exports(settings: Settings, as_of: dt.date, exports_dir: Path) -> Expo
     queued = _grouped(_day_rows(settings, "campaign_candidates", as_of, [
         "campaign", "state", "dedupe_key", *CAMPAIGN_TEXT, "send_at_local", "send_at_utc"],
         only=("state", "queued")), "campaign")
-    members = _grouped(_day_rows(settings, "segment_members", as_of,
-                                 ["segment", "segment_label", "customer_id"]), "segment")
-    customers = {r["customer_id"]: r for r in read_table(settings, "marts", "dim_customers", [
-        "customer_id", "rfm_segment", "member_tier", "last_occasion_date", "occasions",
-        "net_revenue"]).to_pylist()}
+    members = _segment_runs(_day_table(settings, "segment_members", as_of,
+                                       ["segment", "segment_label", "customer_id"]))
+    customers = _CustomerColumns(settings, settings.export_escape_formulas)
     enabled = enabled_campaigns(settings)
 
     exports_dir = private_mkdir(Path(exports_dir).resolve(), settings)
@@ -111,10 +111,9 @@ def write_exports(settings: Settings, as_of: dt.date, exports_dir: Path) -> Expo
         files.append(_write_csv(staging, f"campaigns/{_safe(campaign)}.csv", CAMPAIGN_COLUMNS,
                                 [_campaign_row(r, escape) for r in rows], settings))
     for segment in segments.exported_segments(set(members)):
-        rows = sorted(members.get(segment, []), key=lambda r: r["customer_id"])
         files.append(_write_csv(staging, f"segments/{_safe(segment)}.csv", SEGMENT_COLUMNS,
-                                [_segment_row(r, customers.get(r["customer_id"]), escape)
-                                 for r in rows], settings))
+                                customers.segment_rows(segment, *members.get(segment, ((), ()))),
+                                settings))
     manifest = {
         "as_of": as_of.isoformat(),
         "contact_policy_preset": settings.contact_policy_preset,
@@ -172,23 +171,59 @@ def _campaign_row(row: dict, escape: bool) -> list:
     return [*texts, iso_local(row["send_at_local"], row["send_at_utc"])]
 
 
-def _segment_row(member: dict, customer: dict | None, escape: bool) -> list:
-    customer = customer or {}
-    texts = [member["customer_id"], member["segment"], member["segment_label"],
-             customer.get("rfm_segment"), customer.get("member_tier")]
-    last = customer.get("last_occasion_date")
-    occasions = customer.get("occasions")
-    return [
-        *(inert_text(_text(v), escape) for v in texts),
-        last.isoformat() if last is not None else None,
-        None if occasions is None else str(int(occasions)),
-        amount(customer.get("net_revenue")),
-    ]
+class _CustomerColumns:
+    """The dim_customers columns of the segment files, each customer's formatted once.
+
+    A million customers sit in two million segment rows: the customer's part of a row (the
+    escaped id, RFM segment, tier, last occasion, occasions, revenue) is formatted the first
+    time the customer appears and reused, and the few distinct labels are escaped once each."""
+
+    def __init__(self, settings: Settings, escape: bool):
+        table = read_table(settings, "marts", "dim_customers", [
+            "customer_id", "rfm_segment", "member_tier", "last_occasion_date", "occasions",
+            "net_revenue"]).to_pydict()
+        self._columns = table
+        self._row_of = {c: i for i, c in enumerate(table["customer_id"])}
+        self._escape = escape
+        self._formatted: dict[str, tuple] = {}
+        self._label = functools.cache(lambda value: inert_text(_text(value), escape))
+
+    def segment_rows(self, segment: str, customer_ids, labels) -> list[list]:
+        """The rows of one segment's file (customer_ids and labels: its members, in order)."""
+        escaped, rows = self._label(segment), []
+        for customer_id, label in zip(customer_ids, labels, strict=True):
+            part = self._formatted.get(customer_id)
+            if part is None:
+                part = self._formatted[customer_id] = self._customer_part(customer_id)
+            rows.append([part[0], escaped, self._label(label), *part[1:]])
+        return rows
+
+    def _customer_part(self, customer_id: str) -> tuple:
+        escaped_id = inert_text(_text(customer_id), self._escape)
+        row = self._row_of.get(customer_id)
+        if row is None:
+            return (escaped_id, None, None, None, None, None)
+        c = self._columns
+        last, occasions = c["last_occasion_date"][row], c["occasions"][row]
+        return (
+            escaped_id,
+            self._label(c["rfm_segment"][row]),
+            self._label(c["member_tier"][row]),
+            last.isoformat() if last is not None else None,
+            None if occasions is None else str(int(occasions)),
+            amount(c["net_revenue"][row]),
+        )
 
 
 def _day_rows(settings: Settings, table: str, as_of: dt.date, columns: list[str],
               only: tuple[str, str] | None = None) -> list[dict]:
     """The table's rows (those whose column only[0] equals only[1]), which must all be of as_of."""
+    return _day_table(settings, table, as_of, columns, only).to_pylist()
+
+
+def _day_table(settings: Settings, table: str, as_of: dt.date, columns: list[str],
+               only: tuple[str, str] | None = None) -> pa.Table:
+    """_day_rows as an Arrow table."""
     rows = read_table(settings, "marts", table, ["as_of_date", *columns])
     days = sorted(d for d in pc.unique(rows["as_of_date"]).to_pylist() if d is not None)
     if days and days != [as_of]:
@@ -196,7 +231,24 @@ def _day_rows(settings: Settings, table: str, as_of: dt.date, columns: list[str]
                           "exporting it")
     if only is not None:
         rows = rows.filter(pc.equal(rows[only[0]], only[1]))
-    return rows.to_pylist()
+    return rows
+
+
+def _segment_runs(members: pa.Table) -> dict[str, tuple[list, list]]:
+    """{segment: (customer ids, labels)} of segment_members, each segment by customer_id.
+
+    Arrow's sort is stable and orders text by its UTF-8 bytes, which is the code-point order
+    of Python's: the same order as sorting each segment's rows in Python."""
+    ordered = members.sort_by([("segment", "ascending"), ("customer_id", "ascending")])
+    columns = ordered.select(["segment", "customer_id", "segment_label"]).to_pydict()
+    segments, ids, labels = columns["segment"], columns["customer_id"], columns["segment_label"]
+    runs: dict[str, tuple[list, list]] = {}
+    start = 0
+    for end in range(1, len(segments) + 1):
+        if end == len(segments) or segments[end] != segments[start]:
+            runs[segments[start]] = (ids[start:end], labels[start:end])
+            start = end
+    return runs
 
 
 def _grouped(rows: list[dict], column: str) -> dict[str, list[dict]]:
@@ -213,7 +265,7 @@ def _write_csv(root: Path, relative: str, header: tuple[str, ...], rows: list[li
     writer = csv.writer(buffer, delimiter=",", quotechar='"', lineterminator="\n",
                         quoting=csv.QUOTE_MINIMAL)
     writer.writerow(header)
-    writer.writerows([["" if v is None else v for v in row] for row in rows])
+    writer.writerows(rows)  # the csv module writes None as an empty field
     path = root / relative
     _write_durably(path, buffer.getvalue())
     make_private(path, settings)

@@ -64,7 +64,17 @@ def validate_history(x: ArrayLike, t_x: ArrayLike, T: ArrayLike):
     return x, t_x, T
 
 
-def _row_log_likelihood(r, alpha, a, b, x, t_x, T, *, with_gradient=False):
+def _of_x(func, shift, x, distinct_x):
+    """func(shift + x); with distinct_x = (the distinct x, each row's index into them), computed
+    once per distinct x and gathered: the same values, for a few dozen calls instead of one per
+    history (the fit's histories have hundreds of thousands of rows but few distinct x)."""
+    if distinct_x is None:
+        return func(shift + x)
+    values, rows = distinct_x
+    return func(shift + values)[rows]
+
+
+def _row_log_likelihood(r, alpha, a, b, x, t_x, T, *, with_gradient=False, distinct_x=None):
     """Per-row log-likelihood (paper eq. 6, section 7 form) and optionally d/d(r, alpha, a, b).
 
     LL = A1 + A2 + log(exp(A3) + [x > 0] exp(A4)), summed in log space (logaddexp) so that
@@ -73,13 +83,13 @@ def _row_log_likelihood(r, alpha, a, b, x, t_x, T, *, with_gradient=False):
     repeat = x > 0
     xm1 = np.maximum(x, 1) - 1  # b + x - 1 is only used when x > 0; keep it finite otherwise
     A12 = (
-        gammaln(r + x)
+        _of_x(gammaln, r, x, distinct_x)
         - gammaln(r)
         + r * np.log(alpha)
         + gammaln(a + b)
-        + gammaln(b + x)
+        + _of_x(gammaln, b, x, distinct_x)
         - gammaln(b)
-        - gammaln(a + b + x)
+        - _of_x(gammaln, a + b, x, distinct_x)
     )
     log_at, log_ar = np.log(alpha + T), np.log(alpha + t_x)
     A3 = -(r + x) * log_at
@@ -92,11 +102,11 @@ def _row_log_likelihood(r, alpha, a, b, x, t_x, T, *, with_gradient=False):
     if not with_gradient:
         return ll
     w3, w4 = e3 / total, e4 / total  # posterior shares of "alive at T" and "dropped at t_x"
-    d_r = digamma(r + x) - digamma(r) + np.log(alpha) - w3 * log_at - w4 * log_ar
+    d_r = _of_x(digamma, r, x, distinct_x) - digamma(r) + np.log(alpha) - w3 * log_at - w4 * log_ar
     d_alpha = r / alpha - (r + x) * (w3 / (alpha + T) + w4 / (alpha + t_x))
-    common = digamma(a + b) - digamma(a + b + x)
+    common = digamma(a + b) - _of_x(digamma, a + b, x, distinct_x)
     d_a = common + w4 / a
-    d_b = common + digamma(b + x) - digamma(b) - w4 / (b + xm1)
+    d_b = common + _of_x(digamma, b, x, distinct_x) - digamma(b) - w4 / (b + xm1)
     return ll, (d_r, d_alpha, d_a, d_b)
 
 
@@ -117,10 +127,17 @@ class _Patterns:
     T: np.ndarray
     w: np.ndarray
 
+    distinct_x: tuple[np.ndarray, np.ndarray]  # the distinct x and each row's index into them
+
+    @classmethod
+    def of(cls, x, t_x, T, w) -> _Patterns:
+        return cls(x, t_x, T, w, np.unique(x, return_inverse=True))
+
     def objective(self, log_params: np.ndarray) -> tuple[float, np.ndarray]:
         """Weighted *mean* negative LL and its gradient with respect to log-parameters."""
         params = np.exp(log_params)
-        ll, grads = _row_log_likelihood(*params, self.x, self.t_x, self.T, with_gradient=True)
+        ll, grads = _row_log_likelihood(*params, self.x, self.t_x, self.T, with_gradient=True,
+                                        distinct_x=self.distinct_x)
         total = self.w.sum()
         value = -np.dot(self.w, ll) / total
         gradient = -np.array([np.dot(self.w, g) for g in grads]) / total * params
@@ -156,7 +173,7 @@ def fit_bgnbd(
     if isinstance(h, ModelFit):
         return h
     xu, tu, Tu, wu, scale, n_customers = h.x, h.t_x, h.T, h.weights, h.scale, h.n_customers
-    patterns = _Patterns(xu, tu / scale, Tu / scale, wu)
+    patterns = _Patterns.of(xu, tu / scale, Tu / scale, wu)
     upper = np.array([np.log(R_MAX), LOG_BOUND, np.log(AB_MAX), np.log(AB_MAX)])
     optimum = minimize_log_params(
         patterns.objective, np.zeros(4), max_iterations=max_iterations, upper=upper

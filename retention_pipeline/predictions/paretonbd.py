@@ -27,7 +27,9 @@ difference of the (vectorised, cheap) mean log-likelihood in log-parameters.
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +42,7 @@ from .fitting import (
     LOG_BOUND,
     ModelFit,
     as_params,
+    compress_rows,
     finish,
     minimize_log_params,
     prepare_histories,
@@ -56,21 +59,63 @@ R_MAX = 1e3  # as in BG/NBD: beyond it rates are homogeneous and 2F1 is not comp
 S_MAX = 50.0
 GRADIENT_STEP = 1e-5  # in log-parameters; central differences err by ~step^2
 
+
+def _cores() -> int:
+    """The cores this process may run on (all of the machine's where that is not known)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+# The likelihood evaluations of one gradient run on every core the process may use.
+_EVALUATOR = ThreadPoolExecutor(max_workers=_cores(), thread_name_prefix="pareto-nbd")
+
 Params = Mapping[str, float] | ModelFit
 
 
-def log_dropout_integral(r, alpha, s, beta, x, t_x, T) -> np.ndarray:
-    """log I (see the module docstring): the 2F1 closed form, quadrature where it fails."""
-    x, t_x, T = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, t_x, T)))
+@dataclass(frozen=True)
+class _Distinct:
+    """The distinct (x, tau) pairs of some histories and where each history's pair sits.
+
+    The two 2F1 terms of I depend on (x, t_x) and on (x, T) alone: a million customers have
+    a few hundred thousand distinct (x, t_x, T) but only tens of thousands of each pair, so the
+    fit evaluates 2F1 on the pairs and gathers (the same values, computed fewer times)."""
+
+    x: np.ndarray
+    tau: np.ndarray
+    rows: np.ndarray
+
+    @classmethod
+    def of(cls, x: np.ndarray, tau: np.ndarray) -> _Distinct:
+        (xu, tu), _, rows = compress_rows(x, tau)
+        return cls(xu, tu, rows)
+
+
+def _log_edge_term(r, alpha, s, beta, x, tau) -> np.ndarray:
+    """log of 2F1(k, c; k + 1; z(tau)) (m + tau)^-k, one edge of k I (module docstring)."""
     k = r + s + x
     m = max(alpha, beta)
     c = s + 1.0 if alpha >= beta else r + x
-    gap = abs(alpha - beta)
+    return np.log(hyp2f1(k, c, k + 1.0, abs(alpha - beta) / (m + tau))) - k * np.log(m + tau)
+
+
+def log_dropout_integral(
+    r, alpha, s, beta, x, t_x, T, *, pairs: tuple[_Distinct, _Distinct] | None = None
+) -> np.ndarray:
+    """log I (see the module docstring): the 2F1 closed form, quadrature where it fails.
+    `pairs`: the distinct (x, t_x) and (x, T) of these histories (_Distinct), when known."""
+    x, t_x, T = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, t_x, T)))
     with np.errstate(all="ignore"):
-        log_early = np.log(hyp2f1(k, c, k + 1.0, gap / (m + t_x))) - k * np.log(m + t_x)
-        log_late = np.log(hyp2f1(k, c, k + 1.0, gap / (m + T))) - k * np.log(m + T)
+        if pairs is None:
+            log_early = _log_edge_term(r, alpha, s, beta, x, t_x)
+            log_late = _log_edge_term(r, alpha, s, beta, x, T)
+        else:
+            early, late = pairs
+            log_early = _log_edge_term(r, alpha, s, beta, early.x, early.tau)[early.rows]
+            log_late = _log_edge_term(r, alpha, s, beta, late.x, late.tau)[late.rows]
         # log(e^early - e^late) = early + log(1 - e^(late - early)); the late term is smaller
-        value = log_early + np.log(-np.expm1(log_late - log_early)) - np.log(k)
+        value = log_early + np.log(-np.expm1(log_late - log_early)) - np.log(r + s + x)
     value = np.where(T <= t_x, -np.inf, value)
     bad = ((T > t_x) & ~np.isfinite(value)) | np.isnan(value)
     if np.any(bad):
@@ -97,11 +142,11 @@ def _log_dropout_integral_quad(r, alpha, s, beta, x, t_x, T) -> float:
     return float(top + np.log(body)) if body > 0 else -np.inf
 
 
-def _row_log_likelihood(r, alpha, s, beta, x, t_x, T) -> np.ndarray:
+def _row_log_likelihood(r, alpha, s, beta, x, t_x, T, pairs=None) -> np.ndarray:
     """Per-row log-likelihood: log of (alive at T) + (died in (t_x, T]), summed in log space."""
     head = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
     alive = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
-    died = np.log(s) + log_dropout_integral(r, alpha, s, beta, x, t_x, T)
+    died = np.log(s) + log_dropout_integral(r, alpha, s, beta, x, t_x, T, pairs=pairs)
     return head + np.logaddexp(alive, died)
 
 
@@ -121,25 +166,29 @@ class _Patterns:
     t_x: np.ndarray
     T: np.ndarray
     w: np.ndarray
+    pairs: tuple[_Distinct, _Distinct]
+
+    @classmethod
+    def of(cls, x, t_x, T, w) -> _Patterns:
+        return cls(x, t_x, T, w, (_Distinct.of(x, t_x), _Distinct.of(x, T)))
 
     def mean_negative_ll(self, log_params: np.ndarray) -> float:
         with np.errstate(all="ignore"):
-            ll = _row_log_likelihood(*np.exp(log_params), self.x, self.t_x, self.T)
+            ll = _row_log_likelihood(*np.exp(log_params), self.x, self.t_x, self.T, self.pairs)
         value = -np.dot(self.w, ll) / self.w.sum()
         return float(value) if np.isfinite(value) else np.inf
 
     def objective(self, log_params: np.ndarray) -> tuple[float, np.ndarray]:
-        value = self.mean_negative_ll(log_params)
+        """The mean negative LL and its central-difference gradient: nine evaluations, run
+        side by side on the machine's cores (scipy's 2F1 releases the GIL), each the same
+        computation as alone, so the result does not depend on the number of cores."""
+        steps = GRADIENT_STEP * np.eye(len(log_params))
+        points = [log_params, *(log_params + steps), *(log_params - steps)]
+        value, *shifted = _EVALUATOR.map(self.mean_negative_ll, points)
         if not np.isfinite(value):
             return np.inf, np.zeros_like(log_params)
-        gradient = np.empty_like(log_params)
-        for i in range(len(log_params)):
-            step = np.zeros_like(log_params)
-            step[i] = GRADIENT_STEP
-            up, down = self.mean_negative_ll(log_params + step), self.mean_negative_ll(
-                log_params - step
-            )
-            gradient[i] = (up - down) / (2 * GRADIENT_STEP)
+        up, down = np.array(shifted[: len(log_params)]), np.array(shifted[len(log_params):])
+        gradient = (up - down) / (2 * GRADIENT_STEP)
         if not np.all(np.isfinite(gradient)):
             return np.inf, np.zeros_like(log_params)
         return value, gradient
@@ -165,7 +214,7 @@ def fit_pareto_nbd(
     if isinstance(h, ModelFit):
         return h
     xu, tu, Tu, wu, scale, n_customers = h.x, h.t_x, h.T, h.weights, h.scale, h.n_customers
-    patterns = _Patterns(xu, tu / scale, Tu / scale, wu)
+    patterns = _Patterns.of(xu, tu / scale, Tu / scale, wu)
     upper = np.array([np.log(R_MAX), LOG_BOUND, np.log(S_MAX), LOG_BOUND])
     optimum = minimize_log_params(
         patterns.objective, np.zeros(4), max_iterations=max_iterations, upper=upper

@@ -110,6 +110,7 @@ engagement as (
             cast({{ to_local('occurred_at') }} as date) as local_date
         from {{ ref('stg_shop__events') }}
         where event_type in ('message_open', 'message_click') and customer_id is not null
+          and {{ near_local_days('occurred_at', 1 - run_var('channel_engagement_days', 180) | int, 0) }}
     ) as engaged
     inner join (
         select 'email' as channel union all select 'sms' union all select 'push'

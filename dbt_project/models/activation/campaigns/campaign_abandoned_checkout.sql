@@ -19,6 +19,7 @@ with carts as (
     from {{ ref('stg_shop__events') }} as e
     where e.customer_id is not null
       and e.event_type in ('checkout_started', 'add_to_cart')
+      and {{ near_local_days('e.occurred_at', -run_var('abandoned_checkout_after_days', 1)) }}
       and cast({{ to_local('e.occurred_at') }} as date) = {{ event_day }}
 ),
 

@@ -15,6 +15,7 @@ with issues as (
     from {{ ref('stg_shop__events') }} as e
     where e.customer_id is not null
       and e.event_type in ('complaint', 'return_requested', 'support_ticket')
+      and {{ near_local_days('e.occurred_at', -run_var('followup_after_days', 1)) }}
       and cast({{ to_local('e.occurred_at') }} as date) = {{ act_day(-run_var('followup_after_days', 1)) }}
       and (
           e.event_type <> 'support_ticket'
