@@ -11,6 +11,9 @@ import pytest
 from retention_pipeline.ingestion import REASONS, discover_landing, ingest_entity
 from tests.support.pipeline import write_csv
 
+# Every test twice: whole chunks and chunks cut into slices of two rows (conftest.py).
+pytestmark = pytest.mark.usefixtures("ingestion_slices")
+
 BATCH = dt.date(2024, 1, 31)
 NOW = dt.datetime(2024, 1, 31, 6)
 CUSTOMERS = "customer_id,email,created_at,birthday,accepts_email,updated_at"

@@ -18,6 +18,9 @@ from retention_pipeline.ingestion import (
 )
 from retention_pipeline.warehouse import connect
 
+# Every test twice: whole chunks and chunks cut into slices of two rows (conftest.py).
+pytestmark = pytest.mark.usefixtures("ingestion_slices")
+
 DAY1, DAY2, DAY3 = dt.date(2024, 1, 1), dt.date(2024, 1, 2), dt.date(2024, 1, 3)
 CUSTOMERS = "customer_id,email,updated_at"
 ORDERS = "order_id,customer_id,ordered_at,total_amount,status,refunded_amount,updated_at"
@@ -435,9 +438,13 @@ def test_a_structural_error_in_a_chunk_writes_none_of_its_files(tmp_path):
     assert [f.rows_loaded for f in stats.files] == [1, 1]
 
 
-def test_generated_daily_drops_load_as_versions_of_the_single_file_shop(tmp_path):
+def test_generated_daily_drops_load_as_versions_of_the_single_file_shop(
+    tmp_path, monkeypatch, ingestion_slices
+):
     """The sample generator's daily drops re-send changed orders; ingested together they hold, as
     the latest version of each order, exactly the rows of the single-file shop."""
+    if ingestion_slices == "sliced":
+        monkeypatch.setattr("retention_pipeline.ingestion.load.SLICE_ROWS", 500)
     from retention_pipeline.generator import generate_shop
 
     whole, daily = tmp_path / "whole", tmp_path / "daily"

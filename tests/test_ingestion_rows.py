@@ -14,6 +14,9 @@ import pytest
 
 from retention_pipeline.ingestion import REASONS, discover_landing, ingest_entity
 
+# Every test twice: whole chunks and chunks cut into slices of two rows (conftest.py).
+pytestmark = pytest.mark.usefixtures("ingestion_slices")
+
 BATCH = dt.date(2024, 1, 31)
 NOW = dt.datetime(2024, 1, 31, 6)  # cutoff for future_timestamp: 2024-02-02 00:00 UTC
 CUSTOMERS = "customer_id,email,created_at,birthday,accepts_email,updated_at"
@@ -598,8 +601,13 @@ def test_parquet_rows_with_native_types(tmp_path):
     assert quarantined(con, "events") == {3: "missing_key"}
 
 
-def test_reported_line_is_right_in_a_large_file_read_in_parallel(tmp_path):
-    """Line numbers come from file order; a file of several read buffers must keep that order."""
+def test_reported_line_is_right_in_a_large_file_read_in_parallel(
+    tmp_path, monkeypatch, ingestion_slices
+):
+    """Line numbers come from file order; a file of several read buffers must keep that order
+    (and, sliced, a file of four slices)."""
+    if ingestion_slices == "sliced":
+        monkeypatch.setattr("retention_pipeline.ingestion.load.SLICE_ROWS", 100_000)
     con = duckdb.connect()
     con.execute("SET threads = 4")
     write(tmp_path, "customers.csv", [CUSTOMERS])

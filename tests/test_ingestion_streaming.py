@@ -58,9 +58,11 @@ def _landing(root: Path) -> Path:
 _CHILD = textwrap.dedent("""
     import datetime as dt, json, os, signal, sys
     import duckdb
-    from retention_pipeline.ingestion import discover_landing, ingest_entity
+    from retention_pipeline.ingestion import discover_landing, ingest_entity, load
 
-    warehouse, landing, temp, memory, kill = sys.argv[1:6]
+    warehouse, landing, temp, memory, kill, slice_rows = sys.argv[1:7]
+    if slice_rows != "default":
+        load.SLICE_ROWS = int(slice_rows)
     con = duckdb.connect(warehouse)
     con.execute(f"SET memory_limit = '{memory}'")
     con.execute("SET threads = 2")
@@ -84,11 +86,12 @@ _CHILD = textwrap.dedent("""
 """)
 
 
-def _ingest_in_child(tmp_path: Path, memory: str, kill: bool = False):
+def _ingest_in_child(tmp_path: Path, memory: str, kill: bool = False, slice_rows=None):
     """Runs the ingestion in a fresh process; (its stats or None, its peak RSS in MB)."""
     result = subprocess.run(
         [sys.executable, "-c", _CHILD, str(tmp_path / "warehouse.duckdb"),
-         str(tmp_path / "landing"), str(tmp_path / "spill"), memory, "kill" if kill else "no"],
+         str(tmp_path / "landing"), str(tmp_path / "spill"), memory, "kill" if kill else "no",
+         str(slice_rows or "default")],
         capture_output=True, text=True, check=False, timeout=900,
     )
     if kill:
@@ -106,9 +109,14 @@ def big_landing(tmp_path_factory) -> Path:
     return root
 
 
-def test_a_file_far_larger_than_the_memory_limit_is_ingested_within_it(tmp_path, big_landing):
+# The file as one slice, and in slices of 300,000 rows (as load.py reads a file of 100 M rows):
+# the duplicate and the conflict are then in other slices than the rows they repeat.
+@pytest.mark.parametrize("slice_rows", [None, 300_000], ids=["one_slice", "sliced"])
+def test_a_file_far_larger_than_the_memory_limit_is_ingested_within_it(
+    tmp_path, big_landing, slice_rows
+):
     os.symlink(big_landing, tmp_path / "landing")
-    stats, peak_mb = _ingest_in_child(tmp_path, "128MB")
+    stats, peak_mb = _ingest_in_child(tmp_path, "128MB", slice_rows=slice_rows)
     # ~700 MB of text (2 M rows x ~340 bytes) through a 128 MB DuckDB (2 threads): every row accounted for,
     # the duplicate and the conflict found although a hundred row groups apart. (DuckDB reads a
     # row group of each column at a time per thread: the limit must hold threads x the largest
@@ -150,7 +158,8 @@ def test_a_text_file_far_larger_than_the_memory_limit_is_ingested_within_it(
                     TO '{events}' ({options})""")
     con.close()
     assert events.stat().st_size > 600e6
-    stats, peak_mb = _ingest_in_child(tmp_path, "128MB")
+    # In slices of 500,000 rows: a text file's slices are ranges of its temp table's rows.
+    stats, peak_mb = _ingest_in_child(tmp_path, "128MB", slice_rows=500_000)
     assert stats == [ROWS + 3, ROWS - 1, 3, 1, {"conflicting_duplicate": 2, "missing_key": 1}]
     assert peak_mb < 600, f"peak RSS {peak_mb:.0f} MB"
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
@@ -164,9 +173,9 @@ def test_a_crash_mid_file_leaves_nothing_and_the_next_run_loads_the_file_once(
     tmp_path, big_landing
 ):
     os.symlink(big_landing, tmp_path / "landing")
-    _ingest_in_child(tmp_path, "256MB", kill=True)
+    _ingest_in_child(tmp_path, "256MB", kill=True, slice_rows=500_000)
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    # The rows were inserted in the file's transaction before the kill: none survive it.
+    # Every slice's rows were inserted in the file's transaction before the kill: none survive.
     assert con.execute("SELECT count(*) FROM raw.events").fetchone()[0] == 0
     assert con.execute("SELECT count(*) FROM raw.quarantine").fetchone()[0] == 0
     assert con.execute("SELECT count(*) FROM raw.ingest_log").fetchone()[0] == 0

@@ -11,6 +11,9 @@ import pytest
 
 from retention_pipeline.ingestion import LandingError, discover_landing, ingest_entity
 
+# Every test twice: whole chunks and chunks cut into slices of two rows (conftest.py).
+pytestmark = pytest.mark.usefixtures("ingestion_slices")
+
 BATCH = dt.date(2024, 1, 31)
 NOW = dt.datetime(2024, 1, 31, 6)
 CUSTOMERS_OK = "customer_id,email\nC1,a@example.com\n"

@@ -108,23 +108,34 @@ def suspect_sql(schema: EntitySchema) -> str:
     return f"(hash({columns}) IN (SELECT h FROM {SUSPECTS_TABLE}))"
 
 
-def classify_statements(schema: EntitySchema) -> list[str]:
-    """SQL run in order after the checked table exists: the suspect rows are classified by the
-    rules above; `_ingest_classified` is every checked row with `_outcome` and its final
-    `_reason` / `_detail` (a row that is not suspect is loaded, or quarantined by a row rule)."""
-    settle = _per_order_sql(schema) if schema.replaced_per else _versioned_sql(schema)
+def collect_suspects_sql(schema: EntitySchema, first: bool) -> str:
+    """SQL run after each slice's checked table exists (load.py): its suspect rows, with the key
+    columns `_k1..` the rules compare, join those of the earlier slices of the chunk (`first`:
+    the table is created). They are settled together once every slice is read (`settle_sql`)."""
     keys = ", ".join(f"{expr} AS _k{i + 1}" for i, expr in enumerate(schema.key_sql("c")))
-    return [
-        # The key columns `_k1..` the rules compare, for these rows only.
-        f"""CREATE OR REPLACE TEMP TABLE {SUSPECT_ROWS_TABLE} AS
-            SELECT *, {keys} FROM {CHECKED_TABLE} c WHERE _suspect""",
-        settle,
-        f"""CREATE OR REPLACE TEMP VIEW {CLASSIFIED_TABLE} AS
+    rows = f"SELECT *, {keys} FROM {CHECKED_TABLE} c WHERE _suspect"
+    if first:
+        return f"CREATE OR REPLACE TEMP TABLE {SUSPECT_ROWS_TABLE} AS {rows}"
+    return f"INSERT INTO {SUSPECT_ROWS_TABLE} {rows}"
+
+
+def classify_unsuspected_sql() -> str:
+    """`_ingest_classified` over a slice: its rows that are not suspect, with `_outcome` (loaded,
+    or quarantined by a row rule: their key cannot collide with anything)."""
+    return f"""CREATE OR REPLACE TEMP VIEW {CLASSIFIED_TABLE} AS
             SELECT * EXCLUDE (_reason, _detail),
                    CASE WHEN _reason IS NULL THEN 'loaded' ELSE 'quarantined' END AS _outcome,
                    _reason, _detail
-            FROM {CHECKED_TABLE} WHERE NOT _suspect
-            UNION ALL BY NAME
+            FROM {CHECKED_TABLE} WHERE NOT _suspect"""
+
+
+def settle_statements(schema: EntitySchema) -> list[str]:
+    """SQL run once the chunk's suspect rows are collected: they are classified by the rules
+    above, and `_ingest_classified` becomes those rows with `_outcome`, `_reason`, `_detail`."""
+    settle = _per_order_sql(schema) if schema.replaced_per else _versioned_sql(schema)
+    return [
+        settle,
+        f"""CREATE OR REPLACE TEMP VIEW {CLASSIFIED_TABLE} AS
             SELECT * EXCLUDE ({", ".join(_key_columns(schema))}) FROM {SETTLED_TABLE}""",
     ]
 

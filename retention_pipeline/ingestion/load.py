@@ -6,16 +6,21 @@
    load of years of daily drops is planned a few times, not once per file; a file larger than
    that is a chunk of its own). Each file is a stream of text rows (readers.py: Parquet read
    by DuckDB's streaming scan, row group by row group; CSV / JSON Lines through a temp table of
-   text). Set-based SQL over the whole chunk, each step streaming through DuckDB's operators:
-   a. the key columns alone: which keys may collide (suspects, duplicates.py);
-   b. one pass typing and checking every row (validate.py) into a temp table;
-   c. the suspect rows only: duplicates and conflicts against the chunk and raw.
-   Memory is DuckDB's: its operators and temp tables spill to `duckdb_temp_directory` beyond
-   `duckdb_memory_limit`, and nothing of a file is held in Python.
-3. In one transaction per chunk, append the loaded rows, the quarantined rows and one
-   ingest_log row per file. A structural error in any file of a chunk writes nothing of it, and
-   a crash (killed process, full disk) before the commit leaves nothing of the chunk: no rows and
-   no ingest_log row, so the next run reads the files again.
+   text). Set-based SQL over the chunk, each step streaming through DuckDB's operators:
+   a. the key columns alone, over the whole chunk: which keys may collide (suspects,
+      duplicates.py);
+   b. slice by slice (SLICE_ROWS rows; a Parquet file reads only the row groups of the slice):
+      one pass typing and checking every row (validate.py) into a temp table of the slice; its
+      rows whose key cannot collide are appended to raw (or kept aside for quarantine) at once,
+      its suspect rows are kept aside;
+   c. the suspect rows of all slices: duplicates and conflicts against the chunk and raw.
+   Memory is DuckDB's and bounded by the slice: no temp table holds a whole file's typed rows,
+   its operators spill to `duckdb_temp_directory` beyond `duckdb_memory_limit`, and nothing of
+   a file is held in Python.
+3. One transaction per chunk holds its raw rows, its quarantined rows and one ingest_log row per
+   file. A structural error in any file of a chunk writes nothing of it, and a crash (killed
+   process, full disk) before the commit leaves nothing of the chunk: no rows and no ingest_log
+   row, so the next run reads the files again.
 
 The session time zone is pinned to UTC (timestamps without offset are UTC, and TIMESTAMPTZ text
 renders as UTC) and insertion order is preserved (line numbers), then both are restored.
@@ -33,10 +38,13 @@ from pathlib import Path
 
 import duckdb
 
+from retention_pipeline.ingestion.counts import ChunkCounts, unknown_status_sql
 from retention_pipeline.ingestion.duplicates import (
     CLASSIFIED_TABLE,
     TEMP_TABLES,
-    classify_statements,
+    classify_unsuspected_sql,
+    collect_suspects_sql,
+    settle_statements,
     suspect_sql,
     suspects_table_sql,
 )
@@ -52,7 +60,6 @@ from retention_pipeline.ingestion.readers import (
 )
 from retention_pipeline.ingestion.schema import (
     ENTITIES,
-    EVENT_TYPES,
     INGEST_LOG_DDL,
     INGEST_LOG_TABLE,
     INGEST_LOG_UPGRADE,
@@ -67,10 +74,12 @@ from retention_pipeline.ingestion.schema import (
 )
 from retention_pipeline.ingestion.stats import KEPT_ANOMALIES, FileStats, IngestStats
 from retention_pipeline.ingestion.validate import CHECKED_TABLE, checked_table_sql, future_cutoff
-from retention_pipeline.status_map import known_statuses
 
 CHUNK_BYTES = 256 << 20  # files read and checked together, up to this size (one file at least)
-OUTCOMES = ("loaded", "quarantined", "duplicate")
+# Rows typed and checked at once: a slice's checked rows stay in memory (a few hundred MB), so a
+# file of any size streams into raw without a temp table of all its rows spilling to disk.
+SLICE_ROWS = 4_000_000
+NOTED_TABLE = "_ingest_noted"  # the chunk's rows that get a quarantine record
 
 
 @dataclass(frozen=True)
@@ -278,21 +287,69 @@ def _ingest_chunk(
                 for i, f in enumerate(chunk)
             ],
         )
-        landed = "\n        UNION ALL\n".join(source.sql for source in sources)
+        landed = _union([source.sql for source in sources])
         raw_has_rows = con.execute(f"SELECT 1 FROM {raw_table(schema.name)} LIMIT 1").fetchone()
         with _streaming_errors(chunk):
             con.execute(suspects_table_sql(schema, landed, raw_has_rows is not None))
-            con.execute(checked_table_sql(schema, cutoff, landed, suspect_sql(schema)))
-        for statement in classify_statements(schema):
-            con.execute(statement)
-        stats = _chunk_stats(con, chunk, schema)
-        _write(con, chunk, schema, stats, batch_date)
-        return stats
+        return _load_slices(con, chunk, sources, schema, batch_date, cutoff)
     finally:
         drop_sources(con, sources)
         con.execute(f"DROP VIEW IF EXISTS temp.{CLASSIFIED_TABLE}")
-        for table in (CHECKED_TABLE, FILES_TABLE, *TEMP_TABLES):
+        for table in (CHECKED_TABLE, FILES_TABLE, NOTED_TABLE, *TEMP_TABLES):
             con.execute(f"DROP TABLE IF EXISTS temp.{table}")
+
+
+def _load_slices(
+    con, chunk: list[_NewFile], sources: list[Source], schema: EntitySchema,
+    batch_date: dt.date, cutoff: dt.datetime,
+) -> list[FileStats]:
+    """One transaction: each slice's rows are checked, its rows that cannot collide are appended
+    to raw at once and its suspect rows kept aside; the suspects are settled once all are in (the
+    duplicate rules compare the whole chunk); then the quarantine records and the ingest_log rows.
+    A failure anywhere rolls all of it back."""
+    counts = ChunkCounts(len(chunk), schema)
+    con.begin()
+    try:
+        for number, piece in enumerate(_slices(sources)):
+            with _streaming_errors(chunk):
+                con.execute(checked_table_sql(schema, cutoff, piece, suspect_sql(schema)))
+            con.execute(collect_suspects_sql(schema, first=number == 0))
+            con.execute(classify_unsuspected_sql())
+            counts.add_read(con)
+            _load_classified(con, schema, counts, batch_date, first=number == 0)
+        for statement in settle_statements(schema):
+            con.execute(statement)
+        _load_classified(con, schema, counts, batch_date, first=False)
+        stats = counts.file_stats(chunk)
+        _write_records(con, chunk, schema, stats, batch_date)
+        con.commit()
+        return stats
+    except BaseException:
+        con.rollback()
+        raise
+
+
+def _slices(sources: list[Source]) -> Iterator[str]:
+    """SELECTs of the chunk's rows, SLICE_ROWS at a time, in file and row order: small files go
+    together, a large one is cut into ranges of rows. At least one, even when there are no rows."""
+    parts: list[str] = []
+    size, yielded = 0, False
+    for source in sources:
+        first = 1
+        while first <= source.last_row:
+            last = min(source.last_row, first + SLICE_ROWS - size - 1)
+            parts.append(source.rows_between(first, last))
+            size += last - first + 1
+            first = last + 1
+            if size >= SLICE_ROWS:
+                yield _union(parts)
+                parts, size, yielded = [], 0, True
+    if parts or not yielded:
+        yield _union(parts or [source.sql for source in sources])
+
+
+def _union(selects: list[str]) -> str:
+    return "\n        UNION ALL\n".join(selects)
 
 
 @contextmanager
@@ -313,73 +370,28 @@ def _streaming_errors(chunk: list[_NewFile]) -> Iterator[None]:
         raise LandingError(f"unreadable Parquet file: {first_line}", file=named[0].relative) from None
 
 
-def _chunk_stats(con, chunk: list[_NewFile], schema: EntitySchema) -> list[FileStats]:
-    read = dict(con.execute(f"SELECT _file, count(*) FROM {CHECKED_TABLE} GROUP BY ALL").fetchall())
-    outcomes = {i: dict.fromkeys(OUTCOMES, 0) for i in range(len(chunk))}
-    reasons: dict[int, dict[str, int]] = {i: {} for i in range(len(chunk))}
-    for index, outcome, reason, count in con.execute(
-        f"SELECT _file, _outcome, _reason, count(*) FROM {CLASSIFIED_TABLE} GROUP BY ALL"
-    ).fetchall():
-        outcomes[index][outcome] += count
-        if outcome == "quarantined":
-            reasons[index][reason] = reasons[index].get(reason, 0) + count
-    anomalies = _kept_anomalies(con, schema, len(chunk))
-    fields: dict[int, dict[str, int]] = {i: {} for i in range(len(chunk))}
-    for index, column, reason, count in con.execute(
-        f"""SELECT _file, x.column_name, x.reason, count(*)
-            FROM (SELECT _file, unnest(_fields) AS x FROM {CLASSIFIED_TABLE}
-                  WHERE _outcome = 'loaded' AND _fields IS NOT NULL)
-            GROUP BY ALL"""
-    ).fetchall():
-        fields[index][f"{reason}:{column}"] = count
-    return [
-        FileStats(
-            source_file=f.file.relative,
-            file_format=f.log_format or f.file.format,
-            rows_read=read.get(i, 0),
-            rows_loaded=outcomes[i]["loaded"],
-            rows_quarantined=outcomes[i]["quarantined"],
-            rows_duplicate=outcomes[i]["duplicate"],
-            quarantine_reasons=reasons[i],
-            kept_anomalies=anomalies[i],
-            content_sha256=f.sha256,
-            fields_nulled=sum(fields[i].values()),
-            field_reasons=fields[i],
-        )
-        for i, f in enumerate(chunk)
-    ]
-
-
-def _unknown_status_sql() -> str:
-    """A row of `c` whose status the pipeline does not know (contract statuses + seed map)."""
-    return (f"(c.status IS NOT NULL AND replace(c.status, '-', '_') "
-            f"NOT IN {_sql_list(known_statuses())})")
-
-
-def _kept_anomalies(con, schema: EntitySchema, files: int) -> dict[int, dict[str, int]]:
-    """Per file, counts of loaded rows that are kept although unusual (see validate.py)."""
-    names = KEPT_ANOMALIES.get(schema.name, ())
-    counts = {i: dict.fromkeys(names, 0) for i in range(files)}
-    if not names:
-        return counts
-    conditions = {
-        "orders_unknown_customer": "c.customer_id IS NOT NULL AND k.customer_id IS NULL",
-        "orders_unknown_status": _unknown_status_sql(),
-        "events_unknown_type": f"lower(trim(c.event_type)) NOT IN {_sql_list(EVENT_TYPES)}",
-    }
-    known_customers = (
-        f"LEFT JOIN (SELECT DISTINCT customer_id FROM {raw_table('customers')}) k "
-        "ON k.customer_id = c.customer_id"
-        if "orders_unknown_customer" in names
-        else ""
+def _load_classified(
+    con, schema: EntitySchema, counts: ChunkCounts, batch_date: dt.date, first: bool
+) -> None:
+    """The rows now in `_ingest_classified`: counted, the loaded ones appended to raw, and those
+    that get a quarantine record kept aside for `_write_records` (`first`: create that table)."""
+    counts.add_classified(con)
+    columns = ", ".join(f'c."{name}"' for name in schema.column_names)
+    con.execute(
+        f"""INSERT INTO {raw_table(schema.name)} BY NAME
+            SELECT {columns}, f.source_file AS _source_file,
+                   CASE WHEN f.has_lines THEN c._row END AS _source_line,
+                   CAST(? AS DATE) AS _batch_date, f.ingested_at AS _ingested_at, c._extra
+            FROM {CLASSIFIED_TABLE} c JOIN {FILES_TABLE} f USING (_file)
+            WHERE c._outcome = 'loaded'""",
+        [batch_date],
     )
-    filters = ", ".join(f"count(*) FILTER (WHERE {conditions[n]})" for n in names)
-    for index, *values in con.execute(
-        f"""SELECT c._file, {filters} FROM {CLASSIFIED_TABLE} c {known_customers}
-            WHERE c._outcome = 'loaded' GROUP BY ALL"""
-    ).fetchall():
-        counts[index] = dict(zip(names, values, strict=True))
-    return counts
+    noted = "c._outcome = 'quarantined' OR (c._outcome = 'loaded' AND c._fields IS NOT NULL)"
+    if schema.name == "orders":
+        noted += f" OR (c._outcome = 'loaded' AND {unknown_status_sql()})"
+    rows = f"SELECT * FROM {CLASSIFIED_TABLE} c WHERE {noted}"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {NOTED_TABLE} AS {rows}" if first
+                else f"INSERT INTO {NOTED_TABLE} BY NAME {rows}")
 
 
 def _record_unknown_statuses(con, batch_date: dt.date) -> None:
@@ -396,90 +408,76 @@ def _record_unknown_statuses(con, batch_date: dt.date) -> None:
                    || 'the order is loaded and is not a valid purchase until the seed maps it'
                    AS detail,
                    CAST(? AS DATE) AS _batch_date, f.ingested_at AS _ingested_at
-            FROM {CLASSIFIED_TABLE} c JOIN {FILES_TABLE} f USING (_file)
-            WHERE c._outcome = 'loaded' AND {_unknown_status_sql()}
+            FROM {NOTED_TABLE} c JOIN {FILES_TABLE} f USING (_file)
+            WHERE c._outcome = 'loaded' AND {unknown_status_sql()}
             ORDER BY c._id""",
         [batch_date],
     )
 
 
-def _write(
+def _write_records(
     con, chunk: list[_NewFile], schema: EntitySchema, stats: list[FileStats], batch_date: dt.date
 ) -> None:
-    columns = ", ".join(f'c."{name}"' for name in schema.column_names)
-    con.begin()
-    try:
-        con.execute(
-            f"""INSERT INTO {raw_table(schema.name)} BY NAME
-                SELECT {columns}, f.source_file AS _source_file,
-                       CASE WHEN f.has_lines THEN c._row END AS _source_line,
-                       CAST(? AS DATE) AS _batch_date, f.ingested_at AS _ingested_at, c._extra
-                FROM {CLASSIFIED_TABLE} c JOIN {FILES_TABLE} f USING (_file)
-                WHERE c._outcome = 'loaded'""",
-            [batch_date],
-        )
-        con.execute(
-            f"""INSERT INTO {QUARANTINE_TABLE} BY NAME
-                SELECT CAST(? AS VARCHAR) AS entity, f.source_file, c._row AS source_line,
-                       'row' AS level, c._reason AS reason, c._detail AS detail,
-                       c._raw_row AS raw_row,
-                       CAST(? AS DATE) AS _batch_date, f.ingested_at AS _ingested_at
-                FROM {CLASSIFIED_TABLE} c
-                JOIN {FILES_TABLE} f USING (_file)
-                WHERE c._outcome = 'quarantined' ORDER BY c._id""",
-            [schema.name, batch_date],
-        )
-        # Field-level records of the loaded rows: the row is in raw with the value nulled.
-        con.execute(
-            f"""INSERT INTO {QUARANTINE_TABLE} BY NAME
-                SELECT CAST(? AS VARCHAR) AS entity, f.source_file, c._row AS source_line,
-                       'field' AS level, c.x.reason AS reason, c.x.column_name AS column_name,
-                       c.x.value AS value, c.x.detail AS detail,
-                       CAST(? AS DATE) AS _batch_date, f.ingested_at AS _ingested_at
-                FROM (SELECT _id, _file, _row, unnest(_fields) AS x FROM {CLASSIFIED_TABLE}
-                      WHERE _outcome = 'loaded' AND _fields IS NOT NULL) c
-                JOIN {FILES_TABLE} f USING (_file)
-                ORDER BY c._id, c.x.column_name""",
-            [schema.name, batch_date],
-        )
-        if schema.name == "orders":
-            _record_unknown_statuses(con, batch_date)
-        # Explicit columns: upgrades append columns to ingest_log, so positions are not stable.
-        con.executemany(
-            f"""INSERT INTO {INGEST_LOG_TABLE} (entity, source_file, batch_date, ingested_at,
-                    file_format, file_size, file_mtime, content_sha256, rows_read, rows_loaded,
-                    rows_quarantined, rows_duplicate, quarantine_reasons, kept_anomalies,
-                    fields_nulled, field_reasons, source_cursor)
-                SELECT ?, ?, ?, ingested_at, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS JSON),
-                       CAST(? AS JSON), ?, CAST(? AS JSON), CAST(? AS TIMESTAMP)
-                FROM {FILES_TABLE} WHERE _file = ?""",
+    """The chunk's quarantine records (in file and row order) and one ingest_log row per file,
+    in the transaction of its raw rows."""
+    con.execute(
+        f"""INSERT INTO {QUARANTINE_TABLE} BY NAME
+            SELECT CAST(? AS VARCHAR) AS entity, f.source_file, c._row AS source_line,
+                   'row' AS level, c._reason AS reason, c._detail AS detail,
+                   c._raw_row AS raw_row,
+                   CAST(? AS DATE) AS _batch_date, f.ingested_at AS _ingested_at
+            FROM {NOTED_TABLE} c
+            JOIN {FILES_TABLE} f USING (_file)
+            WHERE c._outcome = 'quarantined' ORDER BY c._id""",
+        [schema.name, batch_date],
+    )
+    # Field-level records of the loaded rows: the row is in raw with the value nulled.
+    con.execute(
+        f"""INSERT INTO {QUARANTINE_TABLE} BY NAME
+            SELECT CAST(? AS VARCHAR) AS entity, f.source_file, c._row AS source_line,
+                   'field' AS level, c.x.reason AS reason, c.x.column_name AS column_name,
+                   c.x.value AS value, c.x.detail AS detail,
+                   CAST(? AS DATE) AS _batch_date, f.ingested_at AS _ingested_at
+            FROM (SELECT _id, _file, _row, unnest(_fields) AS x FROM {NOTED_TABLE}
+                  WHERE _outcome = 'loaded' AND _fields IS NOT NULL) c
+            JOIN {FILES_TABLE} f USING (_file)
+            ORDER BY c._id, c.x.column_name""",
+        [schema.name, batch_date],
+    )
+    if schema.name == "orders":
+        _record_unknown_statuses(con, batch_date)
+    # Explicit columns: upgrades append columns to ingest_log, so positions are not stable.
+    con.executemany(
+        f"""INSERT INTO {INGEST_LOG_TABLE} (entity, source_file, batch_date, ingested_at,
+                file_format, file_size, file_mtime, content_sha256, rows_read, rows_loaded,
+                rows_quarantined, rows_duplicate, quarantine_reasons, kept_anomalies,
+                fields_nulled, field_reasons, source_cursor)
+            SELECT ?, ?, ?, ingested_at, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS JSON),
+                   CAST(? AS JSON), ?, CAST(? AS JSON), CAST(? AS TIMESTAMP)
+            FROM {FILES_TABLE} WHERE _file = ?""",
+        [
             [
-                [
-                    schema.name,
-                    f.file.relative,
-                    batch_date,
-                    f.log_format or f.file.format,
-                    f.size,
-                    f.mtime,
-                    s.content_sha256,
-                    s.rows_read,
-                    s.rows_loaded,
-                    s.rows_quarantined,
-                    s.rows_duplicate,
-                    json.dumps(s.quarantine_reasons, sort_keys=True),
-                    json.dumps(s.kept_anomalies, sort_keys=True),
-                    s.fields_nulled,
-                    json.dumps(s.field_reasons, sort_keys=True),
-                    f.cursor,
-                    i,
-                ]
-                for i, (f, s) in enumerate(zip(chunk, stats, strict=True))
-            ],
-        )
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
+                schema.name,
+                f.file.relative,
+                batch_date,
+                f.log_format or f.file.format,
+                f.size,
+                f.mtime,
+                s.content_sha256,
+                s.rows_read,
+                s.rows_loaded,
+                s.rows_quarantined,
+                s.rows_duplicate,
+                json.dumps(s.quarantine_reasons, sort_keys=True),
+                json.dumps(s.kept_anomalies, sort_keys=True),
+                s.fields_nulled,
+                json.dumps(s.field_reasons, sort_keys=True),
+                f.cursor,
+                i,
+            ]
+            for i, (f, s) in enumerate(zip(chunk, stats, strict=True))
+        ],
+    )
 
 
 def _next_ingested_at(con) -> dt.datetime:
@@ -492,7 +490,3 @@ def _next_ingested_at(con) -> dt.datetime:
 
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
-def _sql_list(values: tuple[str, ...]) -> str:
-    return "(" + ", ".join(f"'{v}'" for v in values) + ")"

@@ -62,6 +62,14 @@ class Source:
     sql: str  # a SELECT of the rows
     present: list[str]
     temp_tables: tuple[str, ...] = ()  # dropped after the chunk
+    last_row: int = 0  # the largest `_row` (0: no rows); load.py reads a file in slices of rows
+
+    def rows_between(self, first: int, last: int) -> str:
+        """A SELECT of the rows whose position is in [first, last]. DuckDB pushes the range into
+        the scan: a Parquet file reads only the row groups holding it, a temp table its rows."""
+        if first <= 1 and last >= self.last_row:
+            return self.sql
+        return f"SELECT * FROM ({self.sql}) WHERE _row BETWEEN {first} AND {last}"
 
 
 def open_source(
@@ -138,7 +146,9 @@ def _read_csv(con, file: LandingFile, index: int, schema: EntitySchema) -> Sourc
         con.execute(f"DROP TABLE IF EXISTS temp.{scan}")
         raise _csv_error(exc, file) from None
     rows = f"SELECT rowid + 1 AS _row, * FROM {scan}"
-    return Source(_columns_sql(index, schema, names, mapping, rows), list(mapping), (scan,))
+    last_row = con.execute(f"SELECT count(*) FROM {scan}").fetchone()[0]
+    return Source(_columns_sql(index, schema, names, mapping, rows), list(mapping), (scan,),
+                  last_row)
 
 
 def _csv_header(file: LandingFile) -> list[str]:
@@ -230,8 +240,7 @@ def _read_jsonl(con, file: LandingFile, index: int, schema: EntitySchema) -> Sou
                     AS _values
                 FROM (
                     SELECT rowid + 1 AS _row, line,
-                           CASE WHEN json_valid(line) THEN json_type(line) = 'OBJECT' ELSE false
-                           END AS _is_object
+                           coalesce(try(json_type(line)) = 'OBJECT', false) AS _is_object
                     FROM {scan}
                     WHERE line IS NOT NULL AND trim(line) <> ''
                 )
@@ -244,7 +253,8 @@ def _read_jsonl(con, file: LandingFile, index: int, schema: EntitySchema) -> Sou
     except LandingError:
         con.execute(f"DROP TABLE IF EXISTS temp.{landed}")
         raise
-    return Source(f"SELECT * FROM {landed}", list(names), (landed,))
+    last_row = con.execute(f"SELECT coalesce(max(_row), 0) FROM {landed}").fetchone()[0]
+    return Source(f"SELECT * FROM {landed}", list(names), (landed,), last_row)
 
 
 def _jsonl_error(exc: duckdb.Error, file: LandingFile) -> LandingError:
@@ -293,6 +303,10 @@ def _read_parquet(con, file: LandingFile, index: int, schema: EntitySchema) -> S
         described = con.execute(
             f"DESCRIBE SELECT * FROM read_parquet({_literal(file.path)})"
         ).fetchall()
+        # The footer's row count: no page is read.
+        last_row = con.execute(
+            f"SELECT count(*) FROM read_parquet({_literal(file.path)})"
+        ).fetchone()[0]
     except duckdb.Error as exc:
         raise LandingError(
             f"unreadable Parquet file: {_first_line(exc)}", file=file.relative
@@ -310,7 +324,8 @@ def _read_parquet(con, file: LandingFile, index: int, schema: EntitySchema) -> S
         for i, (name, sql_type, *_) in enumerate(described)
     )
     rows = f"SELECT file_row_number + 1 AS _row, {casts} FROM {source}"
-    return Source(_columns_sql(index, schema, names, mapping, rows, native), list(mapping))
+    return Source(_columns_sql(index, schema, names, mapping, rows, native), list(mapping),
+                  last_row=last_row)
 
 
 def _as_text(column: str, sql_type: str) -> str:
