@@ -111,7 +111,8 @@ def suspect_sql(schema: EntitySchema) -> str:
 def collect_suspects_sql(schema: EntitySchema, first: bool) -> str:
     """SQL run after each slice's checked table exists (load.py): its suspect rows, with the key
     columns `_k1..` the rules compare, join those of the earlier slices of the chunk (`first`:
-    the table is created). They are settled together once every slice is read (`settle_sql`)."""
+    the table is created). They are settled together once every slice is read
+    (`settle_statements`)."""
     keys = ", ".join(f"{expr} AS _k{i + 1}" for i, expr in enumerate(schema.key_sql("c")))
     rows = f"SELECT *, {keys} FROM {CHECKED_TABLE} c WHERE _suspect"
     if first:
