@@ -1,8 +1,8 @@
 """Benchmark: the prediction assets on a warehouse of 1,000,000 customers.
 
 Builds a DuckDB warehouse with the tables the assets read (intermediate.int_purchase_occasions,
-intermediate.int_orders, staging.stg_shop__order_items, staging.stg_shop__products) from
-customers drawn from a BG/NBD process (known parameters, alpha in days) whose first purchases
+intermediate.int_orders and int_order_lines, staging.stg_shop__order_items and stg_shop__products)
+from customers drawn from a BG/NBD process (known parameters, alpha in days) whose first purchases
 are spread over two years, observed in whole days. Then builds the prediction inputs with dbt
 (models/predictions), materializes the three prediction assets through Dagster for the as-of
 date, joins the scores to the customers with dbt (customer_predictions), and reports each step's
@@ -109,6 +109,14 @@ def build_warehouse(path: Path, customers: int, seed: int) -> int:
             create or replace table staging.stg_shop__products as
             select 'p' || i as product_id, 'category_' || (i % {CATEGORIES}) as category
             from range({PRODUCTS}) as t(i)
+            """
+        )
+        con.execute(
+            """
+            create or replace table intermediate.int_order_lines as
+            select o.order_id, o.customer_id, o.order_date, o.is_valid_purchase, i.product_id
+            from intermediate.int_orders as o
+            join staging.stg_shop__order_items as i on i.order_id = o.order_id
             """
         )
         return int(n_orders)

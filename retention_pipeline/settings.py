@@ -83,7 +83,8 @@ class Settings(BaseSettings):
     )
     duckdb_threads: int = Field(
         default_factory=lambda: os.cpu_count() or 2, ge=1,
-        description="DuckDB threads of every connection, dbt's included. Default: the CPU cores.",
+        description="DuckDB threads of every connection, dbt's included, and the models dbt "
+        "builds at once on DuckDB. Default: the CPU cores.",
     )
     duckdb_temp_directory: Path | None = Field(
         None, description="Folder DuckDB spills to beyond duckdb_memory_limit. None: duckdb_tmp "

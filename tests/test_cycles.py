@@ -18,18 +18,19 @@ PRODUCTS = {"k1": "coffee", "k2": "coffee", "t1": "tea", "u1": "uncategorized", 
 
 
 def _warehouse(path, orders, items, products=PRODUCTS, overrides=None):
-    """int_orders, stg items and products (and the overrides seed) written by hand.
+    """The order lines (int_order_lines) and products (and the overrides seed) written by hand.
 
     orders: (order_id, customer_id, order_date, is_valid_purchase); items: (order_id, product_id).
     """
+    orders = pd.DataFrame(
+        orders, columns=["order_id", "customer_id", "order_date", "is_valid_purchase"]
+    ).astype({"order_date": "datetime64[s]"})
+    lines = orders.merge(pd.DataFrame(items, columns=["order_id", "product_id"]), on="order_id")
     with connect(path) as con:
         for schema in ("intermediate", "staging", "seeds"):
             con.execute(f"create schema if not exists {schema}")
         frames = {
-            "intermediate.int_orders": pd.DataFrame(
-                orders, columns=["order_id", "customer_id", "order_date", "is_valid_purchase"]
-            ).astype({"order_date": "datetime64[s]"}),
-            "staging.stg_shop__order_items": pd.DataFrame(items, columns=["order_id", "product_id"]),
+            "intermediate.int_order_lines": lines,
             "staging.stg_shop__products": pd.DataFrame(
                 list(products.items()), columns=["product_id", "category"]
             ),

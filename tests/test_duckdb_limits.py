@@ -91,6 +91,8 @@ def test_dbt_connection_applies_the_settings(tmp_path):
         "memory_limit": as_duckdb_shows("1GB"), "threads": "1",
         "temp_directory": str((tmp_path / "spill").resolve()),
     }]
+    # and dbt runs as many models at once as DuckDB has threads (the profile said 4 before)
+    assert _dbt_threads(result.stdout) == 1
 
 
 def test_dbt_models_after_a_spill_still_run(tmp_path):
@@ -124,6 +126,18 @@ def test_dbt_models_after_a_spill_still_run(tmp_path):
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         assert con.execute("select n from main.counted").fetchone()[0] == 3_000_000
         assert con.execute("select n from main.grouped").fetchone()[0] == 3_000_000
+
+
+def _dbt_threads(stdout: str) -> int | None:
+    """The thread count dbt's JSON log reports (event ConcurrencyLine)."""
+    for line in stdout.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if event.get("info", {}).get("name") == "ConcurrencyLine":
+            return event["data"]["num_threads"]
+    return None
 
 
 def _shown_rows(stdout: str) -> list[dict]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from retention_pipeline.activation import exports
+from retention_pipeline.activation import csv_cells, exports
 from retention_pipeline.activation.daily import run_day
 from retention_pipeline.files import make_private, private_file_mode, private_mkdir
 from retention_pipeline.ingestion import discover_landing, ingest_entity
@@ -51,7 +51,7 @@ def _rows(path: Path) -> list[dict]:
     ],
 )
 def test_formula_like_text_cells_are_made_inert(value, expected):
-    assert exports.inert_text(value) == expected
+    assert csv_cells.inert_text(value) == expected
 
 
 def _shop(folder: Path) -> Shop:

@@ -362,7 +362,7 @@ def test_a_backfill_before_the_refund_sees_the_first_order(tmp_path):
 MARTS = ("dim_customers", "cohort_retention", "repurchase_by_cohort", "repurchase_by_period",
          "repurchase_drivers", "category_transitions", "product_quality", "aftersales_retention")
 INTERMEDIATES = ("int_customer_purchases", "int_occasion_categories", "int_aftersales_events",
-                 "int_customer_aftersales", "int_customer_period_activity")
+                 "int_customer_aftersales", "int_customer_period_activity", "int_order_lines")
 
 
 def test_every_model_and_column_is_documented(warehouse):

@@ -19,30 +19,25 @@ next run of that day.
 Deterministic: rows are sorted, every value is formatted here, explicitly (dates ISO 8601, amounts
 with two decimals, send_at as local time with its UTC offset, text as the target holds it), never
 by an engine's or a library's default rendering, and the manifest holds no wall-clock time: the same
-data give byte-identical files, on every dbt target.
+data give byte-identical files, on every dbt target. The cells' rules are in csv_cells.py.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import functools
 import hashlib
-import io
 import json
 import os
 import re
 import shutil
 import uuid
-from collections import defaultdict
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from retention_pipeline.activation import segments
+from retention_pipeline.activation import csv_cells, segments
 from retention_pipeline.files import make_private, private_mkdir
 from retention_pipeline.settings import Settings
 from retention_pipeline.targets.read import read_table
@@ -57,10 +52,6 @@ SEGMENT_COLUMNS = (
 # Text columns, whose cells are neutralised when they would start a spreadsheet formula.
 CAMPAIGN_TEXT = ("customer_id", "channel", "address", "first_name", "language", "campaign", "context")
 SEGMENT_TEXT = ("customer_id", "segment", "segment_label", "rfm_segment", "member_tier")
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-# A plain number or phone number (`-12.50`, `+49 30 1234-5`) cannot call a function, and a CRM
-# needs the phone number as sent: left alone.
-_PLAIN_NUMBER = re.compile(r"[+-]?[0-9][0-9 ()./-]*")
 MANIFEST = "manifest.json"
 _SAFE_NAME = re.compile(r"^[a-z0-9_]+$")
 
@@ -87,14 +78,15 @@ class ExportResult:
 
 def write_exports(settings: Settings, as_of: dt.date, exports_dir: Path) -> ExportResult:
     """Write the day's files from the dbt target's tables."""
-    # Grouped once (a shop of a million customers has millions of candidates and members; only
-    # the queued candidates become rows).
-    queued = _grouped(_day_rows(settings, "campaign_candidates", as_of, [
-        "campaign", "state", "dedupe_key", *CAMPAIGN_TEXT, "send_at_local", "send_at_utc"],
-        only=("state", "queued")), "campaign")
-    members = _segment_runs(_day_table(settings, "segment_members", as_of,
-                                       ["segment", "segment_label", "customer_id"]))
-    customers = _CustomerColumns(settings, settings.export_escape_formulas)
+    # Formatted a column at a time (a shop of a million customers has millions of candidates
+    # and members; only the queued candidates become rows), then sliced into files.
+    escape = settings.export_escape_formulas
+    send_cells, sends = _campaign_cells(_day_table(settings, "campaign_candidates", as_of, [
+        "state", "dedupe_key", *CAMPAIGN_TEXT, "send_at_local", "send_at_utc"],
+        only=("state", "queued")), escape)
+    members = _day_table(settings, "segment_members", as_of,
+                         ["segment", "segment_label", "customer_id"])
+    member_cells, runs = _CustomerColumns.read(settings, escape).segment_cells(members)
     enabled = enabled_campaigns(settings)
 
     exports_dir = private_mkdir(Path(exports_dir).resolve(), settings)
@@ -104,16 +96,15 @@ def write_exports(settings: Settings, as_of: dt.date, exports_dir: Path) -> Expo
     staging = exports_dir / f".{as_of.isoformat()}.tmp-{uuid.uuid4().hex}"
     private_mkdir(staging / "campaigns", settings)
     private_mkdir(staging / "segments", settings)
-    escape = settings.export_escape_formulas
     files = []
     for campaign in sorted(enabled):
-        rows = sorted(queued.get(campaign, []), key=lambda r: (r["customer_id"], r["dedupe_key"]))
-        files.append(_write_csv(staging, f"campaigns/{_safe(campaign)}.csv", CAMPAIGN_COLUMNS,
-                                [_campaign_row(r, escape) for r in rows], settings))
-    for segment in segments.exported_segments(set(members)):
-        files.append(_write_csv(staging, f"segments/{_safe(segment)}.csv", SEGMENT_COLUMNS,
-                                customers.segment_rows(segment, *members.get(segment, ((), ()))),
-                                settings))
+        cells = send_cells.slice(*sends.get(campaign, (0, 0)))
+        files.append(_write_csv(staging, f"campaigns/{_safe(campaign)}.csv",
+                                csv_cells.csv_text_of_cells(CAMPAIGN_COLUMNS, cells), len(cells), settings))
+    for segment in segments.exported_segments(set(runs)):
+        cells = member_cells.slice(*runs.get(segment, (0, 0)))
+        files.append(_write_csv(staging, f"segments/{_safe(segment)}.csv",
+                                csv_cells.csv_text_of_cells(SEGMENT_COLUMNS, cells), len(cells), settings))
     manifest = {
         "as_of": as_of.isoformat(),
         "contact_policy_preset": settings.contact_policy_preset,
@@ -142,88 +133,61 @@ def enabled_campaigns(settings: Settings) -> list[str]:
                   if r["preset"] == settings.contact_policy_preset and r["enabled"])
 
 
-def inert_text(value: str | None, escape: bool = True) -> str | None:
-    """A text cell that a spreadsheet would run as a formula, prefixed with ' (OWASP)."""
-    if not escape or value is None or value == "":
-        return value
-    if value.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(value):
-        return "'" + value
-    return value
-
-
-def iso_local(local: dt.datetime, utc: dt.datetime) -> str:
-    """A local send time with its UTC offset: 2026-11-23T10:00:00+01:00."""
-    minutes = round((_naive(local) - _naive(utc)).total_seconds() / 60)
-    sign = "-" if minutes < 0 else "+"
-    hours, rest = divmod(abs(minutes), 60)
-    return f"{_naive(local):%Y-%m-%dT%H:%M:%S}{sign}{hours:02d}:{rest:02d}"
-
-
-def amount(value) -> str | None:
-    """Two decimals, rounded half away from zero, whatever numeric type the engine returned."""
-    if value is None:
-        return None
-    return str(Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
-
-
-def _campaign_row(row: dict, escape: bool) -> list:
-    texts = [inert_text(_text(row[c]), escape) for c in CAMPAIGN_TEXT]
-    return [*texts, iso_local(row["send_at_local"], row["send_at_utc"])]
+def _campaign_cells(queued: pa.Table, escape: bool) -> tuple[pa.Table, dict[str, tuple[int, int]]]:
+    """The text cells of the queued sends, by campaign, customer_id and dedupe_key, and
+    {campaign: (first row, rows)}."""
+    ordered = queued.sort_by([("campaign", "ascending"), ("customer_id", "ascending"),
+                              ("dedupe_key", "ascending")])
+    cells = {c: csv_cells.inert_texts(ordered[c], escape) for c in CAMPAIGN_TEXT}
+    cells["send_at"] = csv_cells.iso_locals(ordered["send_at_local"], ordered["send_at_utc"])
+    return pa.table(cells), _runs(ordered["campaign"])
 
 
 class _CustomerColumns:
-    """The dim_customers columns of the segment files, each customer's formatted once.
+    """The dim_customers columns of the segment files, formatted for every customer at once.
 
-    A million customers sit in two million segment rows: the customer's part of a row (the
-    escaped id, RFM segment, tier, last occasion, occasions, revenue) is formatted the first
-    time the customer appears and reused, and the few distinct labels are escaped once each."""
+    A million customers sit in two million segment rows: each column is formatted by Arrow
+    compute in one pass (csv_cells), and a segment's rows are taken from it by customer."""
 
-    def __init__(self, settings: Settings, escape: bool):
-        table = read_table(settings, "marts", "dim_customers", [
-            "customer_id", "rfm_segment", "member_tier", "last_occasion_date", "occasions",
-            "net_revenue"]).to_pydict()
-        self._columns = table
-        self._row_of = {c: i for i, c in enumerate(table["customer_id"])}
+    COLUMNS = ("customer_id", "rfm_segment", "member_tier", "last_occasion_date", "occasions",
+               "net_revenue")
+
+    @classmethod
+    def read(cls, settings: Settings, escape: bool) -> _CustomerColumns:
+        return cls(read_table(settings, "marts", "dim_customers", list(cls.COLUMNS)), escape)
+
+    def __init__(self, table: pa.Table, escape: bool):
+        self._ids = table["customer_id"].combine_chunks().cast(pa.string())
         self._escape = escape
-        self._formatted: dict[str, tuple] = {}
-        self._label = functools.cache(lambda value: inert_text(_text(value), escape))
+        self._cells = pa.table({
+            "rfm_segment": csv_cells.inert_texts(table["rfm_segment"], escape),
+            "member_tier": csv_cells.inert_texts(table["member_tier"], escape),
+            "last_order_date": csv_cells.iso_dates(table["last_occasion_date"]),
+            "occasions": csv_cells.whole_numbers(table["occasions"]),
+            "net_revenue": csv_cells.amounts(table["net_revenue"]),
+        })
 
-    def segment_rows(self, segment: str, customer_ids, labels) -> list[list]:
-        """The rows of one segment's file (customer_ids and labels: its members, in order)."""
-        escaped, rows = self._label(segment), []
-        for customer_id, label in zip(customer_ids, labels, strict=True):
-            part = self._formatted.get(customer_id)
-            if part is None:
-                part = self._formatted[customer_id] = self._customer_part(customer_id)
-            rows.append([part[0], escaped, self._label(label), *part[1:]])
-        return rows
+    def segment_cells(self, members: pa.Table) -> tuple[pa.Table, dict[str, tuple[int, int]]]:
+        """The text cells of every segment_members row, ordered by segment and customer_id (nulls
+        for a member dim_customers does not know), and {segment: (first row, rows)}.
 
-    def _customer_part(self, customer_id: str) -> tuple:
-        escaped_id = inert_text(_text(customer_id), self._escape)
-        row = self._row_of.get(customer_id)
-        if row is None:
-            return (escaped_id, None, None, None, None, None)
-        c = self._columns
-        last, occasions = c["last_occasion_date"][row], c["occasions"][row]
-        return (
-            escaped_id,
-            self._label(c["rfm_segment"][row]),
-            self._label(c["member_tier"][row]),
-            last.isoformat() if last is not None else None,
-            None if occasions is None else str(int(occasions)),
-            amount(c["net_revenue"][row]),
-        )
-
-
-def _day_rows(settings: Settings, table: str, as_of: dt.date, columns: list[str],
-              only: tuple[str, str] | None = None) -> list[dict]:
-    """The table's rows (those whose column only[0] equals only[1]), which must all be of as_of."""
-    return _day_table(settings, table, as_of, columns, only).to_pylist()
+        Arrow's sort is stable and orders text by its UTF-8 bytes, which is the code-point order
+        of Python's: the same order as sorting each segment's rows in Python."""
+        ordered = members.sort_by([("segment", "ascending"), ("customer_id", "ascending")])
+        ids = csv_cells.strings(ordered["customer_id"])
+        known = self._cells.take(pc.index_in(ids, value_set=self._ids))
+        cells = pa.table({
+            "customer_id": csv_cells.inert_texts(ids, self._escape),
+            "segment": csv_cells.inert_texts(ordered["segment"], self._escape),
+            "segment_label": csv_cells.inert_texts(ordered["segment_label"], self._escape),
+            **{name: known[name] for name in known.column_names},
+        })
+        return cells, _runs(ordered["segment"])
 
 
 def _day_table(settings: Settings, table: str, as_of: dt.date, columns: list[str],
                only: tuple[str, str] | None = None) -> pa.Table:
-    """_day_rows as an Arrow table."""
+    """The table's rows (those whose column only[0] equals only[1]), which must all be of as_of."""
     rows = read_table(settings, "marts", table, ["as_of_date", *columns])
     days = sorted(d for d in pc.unique(rows["as_of_date"]).to_pylist() if d is not None)
     if days and days != [as_of]:
@@ -234,53 +198,23 @@ def _day_table(settings: Settings, table: str, as_of: dt.date, columns: list[str
     return rows
 
 
-def _segment_runs(members: pa.Table) -> dict[str, tuple[list, list]]:
-    """{segment: (customer ids, labels)} of segment_members, each segment by customer_id.
-
-    Arrow's sort is stable and orders text by its UTF-8 bytes, which is the code-point order
-    of Python's: the same order as sorting each segment's rows in Python."""
-    ordered = members.sort_by([("segment", "ascending"), ("customer_id", "ascending")])
-    columns = ordered.select(["segment", "customer_id", "segment_label"]).to_pydict()
-    segments, ids, labels = columns["segment"], columns["customer_id"], columns["segment_label"]
-    runs: dict[str, tuple[list, list]] = {}
-    start = 0
-    for end in range(1, len(segments) + 1):
-        if end == len(segments) or segments[end] != segments[start]:
-            runs[segments[start]] = (ids[start:end], labels[start:end])
-            start = end
+def _runs(sorted_values) -> dict[str, tuple[int, int]]:
+    """{value: (first row, rows)} of a sorted column."""
+    counts = pc.value_counts(sorted_values)
+    counts = counts.take(pc.sort_indices(counts.field("values")))
+    runs, start = {}, 0
+    for run in counts.to_pylist():
+        runs[run["values"]] = (start, run["counts"])
+        start += run["counts"]
     return runs
 
 
-def _grouped(rows: list[dict], column: str) -> dict[str, list[dict]]:
-    groups: dict[str, list[dict]] = defaultdict(list)
-    for row in rows:
-        groups[row[column]].append(row)
-    return groups
-
-
-def _write_csv(root: Path, relative: str, header: tuple[str, ...], rows: list[list],
+def _write_csv(root: Path, relative: str, text: str, rows: int,
                settings: Settings) -> ExportedFile:
-    """RFC 4180 CSV: comma, double quotes only where needed, LF line ends, empty for null."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=",", quotechar='"', lineterminator="\n",
-                        quoting=csv.QUOTE_MINIMAL)
-    writer.writerow(header)
-    writer.writerows(rows)  # the csv module writes None as an empty field
     path = root / relative
-    _write_durably(path, buffer.getvalue())
+    _write_durably(path, text)
     make_private(path, settings)
-    return ExportedFile(relative, len(rows), _sha256(path))
-
-
-def _text(value) -> str | None:
-    return None if value is None else str(value)
-
-
-def _naive(value: dt.datetime) -> dt.datetime:
-    """Engines that keep instants (Spark's Parquet) come back tz-aware in UTC: wall time kept."""
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.UTC).replace(tzinfo=None)
-    return value
+    return ExportedFile(relative, rows, _sha256(path))
 
 
 def verify_manifest(folder: Path) -> list[str]:

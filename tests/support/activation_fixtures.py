@@ -85,6 +85,13 @@ update marts.fct_orders as f set occasion_seq = o.occasion_seq
 from intermediate.int_purchase_occasions as o
 where f.is_valid_purchase and f.customer_id = o.customer_id and f.order_date = o.occasion_date;
 
+create or replace table intermediate.int_order_lines as
+select
+    o.order_id, i.line_id, o.customer_id, o.order_date, o.ordered_at, o.status,
+    o.is_valid_purchase, i.product_id, i.quantity, i.line_amount
+from marts.fct_orders as o
+inner join staging.stg_shop__order_items as i on i.order_id = o.order_id;
+
 create or replace table marts.dim_customers as
 with occ as (
     select customer_id, min(occasion_date) as first_occasion_date,
@@ -280,7 +287,7 @@ class Shop:
             })
 
     def derive(self) -> None:
-        """Occasions and dim_customers from the orders, as the dbt models would."""
+        """Occasions, order lines and dim_customers from the orders, as the dbt models would."""
         self.con.execute(DERIVE)
 
     def log(self, day: dt.date, customer_id: str, campaign: str, channel: str = "email",

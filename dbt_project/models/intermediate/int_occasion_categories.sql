@@ -12,16 +12,15 @@
 
 with lines as (
     select
-        o.customer_id,
-        o.order_date as occasion_date,
+        i.customer_id,
+        i.order_date as occasion_date,
         coalesce(p.category, 'uncategorized') as category,
         i.quantity,
         i.line_amount
-    from {{ ref('int_orders') }} as o
-    inner join {{ ref('stg_shop__order_items') }} as i on i.order_id = o.order_id
+    from {{ ref('int_order_lines') }} as i
     left join {{ ref('stg_shop__products') }} as p on p.product_id = i.product_id
-    where o.is_valid_purchase
-    {{- only_recomputed('o.customer_id', 'customers') }}
+    where i.is_valid_purchase
+    {{- only_recomputed('i.customer_id', 'customers') }}
 ),
 
 per_category as (

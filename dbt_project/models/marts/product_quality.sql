@@ -6,16 +6,15 @@
 -- names the line's product or no product. Empty without order items.
 with sold_lines as (
     select
-        o.order_id,
-        o.customer_id,
+        i.order_id,
+        i.customer_id,
         i.product_id,
         coalesce(p.category, 'uncategorized') as category,
         p.product_name,
         i.quantity
-    from {{ ref('int_orders') }} as o
-    inner join {{ ref('stg_shop__order_items') }} as i on i.order_id = o.order_id
+    from {{ ref('int_order_lines') }} as i
     left join {{ ref('stg_shop__products') }} as p on p.product_id = i.product_id
-    where o.status not in ('cancelled', 'test')
+    where i.status not in ('cancelled', 'test')
 ),
 
 -- flags per order and product named by the events; product_id null = about the whole order
@@ -100,11 +99,10 @@ first_occasion_products as (
             then 1 else 0
         end as has_repurchased
     from {{ ref('int_customer_purchases') }} as c
-    inner join {{ ref('int_orders') }} as o
-        on o.customer_id = c.customer_id
-        and o.order_date = c.first_occasion_date
-        and o.is_valid_purchase
-    inner join {{ ref('stg_shop__order_items') }} as i on i.order_id = o.order_id
+    inner join {{ ref('int_order_lines') }} as i
+        on i.customer_id = c.customer_id
+        and i.order_date = c.first_occasion_date
+        and i.is_valid_purchase
     left join {{ ref('stg_shop__products') }} as p on p.product_id = i.product_id
 ),
 

@@ -9,11 +9,10 @@
 {{ config(schema='marts') }}
 
 with category_occasions as (
-    select distinct o.customer_id, p.category, o.order_date
-    from {{ ref('int_orders') }} as o
-    inner join {{ ref('stg_shop__order_items') }} as i on i.order_id = o.order_id
+    select distinct i.customer_id, p.category, i.order_date
+    from {{ ref('int_order_lines') }} as i
     inner join {{ ref('stg_shop__products') }} as p on p.product_id = i.product_id
-    where o.is_valid_purchase and o.order_date <= {{ as_of_date() }}
+    where i.is_valid_purchase and i.order_date <= {{ as_of_date() }}
 ),
 
 gaps as (
