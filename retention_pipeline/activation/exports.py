@@ -51,7 +51,6 @@ SEGMENT_COLUMNS = (
 )
 # Text columns, whose cells are neutralised when they would start a spreadsheet formula.
 CAMPAIGN_TEXT = ("customer_id", "channel", "address", "first_name", "language", "campaign", "context")
-SEGMENT_TEXT = ("customer_id", "segment", "segment_label", "rfm_segment", "member_tier")
 MANIFEST = "manifest.json"
 _SAFE_NAME = re.compile(r"^[a-z0-9_]+$")
 
@@ -157,7 +156,7 @@ class _CustomerColumns:
         return cls(read_table(settings, "marts", "dim_customers", list(cls.COLUMNS)), escape)
 
     def __init__(self, table: pa.Table, escape: bool):
-        self._ids = table["customer_id"].combine_chunks().cast(pa.string())
+        self._ids = csv_cells.strings(table["customer_id"])
         self._escape = escape
         self._cells = pa.table({
             "rfm_segment": csv_cells.inert_texts(table["rfm_segment"], escape),
