@@ -62,6 +62,9 @@ def apply_session_settings(con: duckdb.DuckDBPyConnection, settings=None) -> Non
     con.execute(f"SET memory_limit = {_literal(config['memory_limit'])}")
     con.execute(f"SET threads = {int(config['threads'])}")
     con.execute(f"SET temp_directory = {_literal(str(temp))}")
+    # No terminal watches a pipeline step: DuckDB's progress bar (drawn once a query runs past
+    # 2 s) would land in the step's stdout, in the run's logs and in what a parent process parses.
+    con.execute("SET enable_progress_bar = false")
 
 
 def dbt_duckdb_env(settings) -> dict[str, str]:

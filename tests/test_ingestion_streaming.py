@@ -67,6 +67,8 @@ _CHILD = textwrap.dedent("""
     con.execute(f"SET memory_limit = '{memory}'")
     con.execute("SET threads = 2")
     con.execute(f"SET temp_directory = '{temp}'")
+    # stdout carries the stats: no progress bar drawn into it on a slow machine
+    con.execute("SET enable_progress_bar = false")
 
     class KillBeforeCommit:
         # A crash inside the file's transaction: raw rows written, ingest_log not yet, no commit.
