@@ -64,10 +64,10 @@ def test_pipeline_connections_apply_the_settings(tmp_path):
 def test_a_pipeline_process_draws_no_progress_bar(tmp_path):
     # DuckDB draws one into stdout once a query runs past 2 s, unless stdout is pytest's capture:
     # hence a process of its own, as a Dagster step is (a slow query drew one into a child's stats).
-    shown = subprocess.run(
-        [sys.executable, "-c", "from retention_pipeline.warehouse import open_duckdb\n"
-         "print(open_duckdb().execute(\"select current_setting('enable_progress_bar')\").fetchone()[0])"],
-        capture_output=True, text=True, check=True, cwd=tmp_path)
+    child = ("from retention_pipeline.warehouse import open_duckdb\n"
+             "print(open_duckdb().execute(\"select current_setting('enable_progress_bar')\").fetchone()[0])")
+    shown = subprocess.run([sys.executable, "-c", child],
+                           capture_output=True, text=True, check=True, cwd=tmp_path)
     assert shown.stdout.strip() == "False"
 
 

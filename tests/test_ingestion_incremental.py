@@ -466,3 +466,19 @@ def test_generated_daily_drops_load_as_versions_of_the_single_file_shop(
         )
     assert len(latest["whole"]) > 100
     assert latest["daily"] == latest["whole"]
+
+
+def test_a_file_read_in_slices_reports_each_slice(shop, ingestion_slices):
+    """A first load of 100 M events takes minutes: a line after each slice (the Dagster asset
+    logs them, `retention run` prints them); a file read at once says nothing."""
+    lines: list[str] = []
+    ingest_entity(duckdb.connect(), discover_landing(shop), "orders", DAY1,
+                  now=dt.datetime(2024, 1, 1, 6), progress=lines.append)
+    if ingestion_slices == "whole":
+        assert lines == []
+    else:  # slices of two rows: the file's three rows in two slices
+        assert lines == [
+            "orders: slice 1 of 2 checked (2 of 3 rows of 1 file(s))",
+            "orders: slice 2 of 2 checked (3 of 3 rows of 1 file(s))",
+            "orders: settling the rows that may repeat another slice's",
+        ]

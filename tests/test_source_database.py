@@ -235,12 +235,15 @@ def test_mapping_renames_tables_and_columns(shop, tmp_path):
         "order_id": "id", "customer_id": "buyer", "ordered_at": "created",
         "total_amount": "total"})}
     source = ShopDatabase(shop.url, mapping)
+    lines: list[str] = []
     with connect(tmp_path / "w.duckdb") as con:
-        stats = ingest_from_database(con, source, "orders", DAY1, staging=tmp_path, lag=LAG)
+        stats = ingest_from_database(con, source, "orders", DAY1, staging=tmp_path, lag=LAG,
+                                     progress=lines.append)
         row = con.execute("SELECT order_id, customer_id, total_amount, _source_file "
                           "FROM raw.orders").fetchall()
     source.close()
     assert (stats.rows_read, stats.rows_loaded) == (1, 1)
+    assert lines == ["orders: 1 new or changed rows read from the shop database"]
     assert row == [("X1", "C001", pytest.approx(12.5), "db:shop_orders")]
     typo = {"orders": SourceTable(table="shop_orders", columns={
         **mapping["orders"].columns, "coupon_code": "coupon"})}

@@ -59,7 +59,7 @@ def _raw_asset(entity: str, settings: Settings, partitions: dg.PartitionsDefinit
 
         batch_date = as_of_from_partition(context.partition_key)
         if settings.source_url is not None:
-            stats = _ingest_from_database(settings, entity, batch_date)
+            stats = _ingest_from_database(settings, entity, batch_date, context.log.info)
         else:
             landing_dir = _landing_dir(settings)
             landing = discover_landing(landing_dir)
@@ -68,7 +68,8 @@ def _raw_asset(entity: str, settings: Settings, partitions: dg.PartitionsDefinit
                     # Real data from here on: this warehouse must never be replaced as the
                     # sample's.
                     sample_guard.release(con, settings.exports)
-                stats = ingest_entity(con, landing, entity, batch_date)
+                # A line per slice of a large file: a first load of 100 M events takes minutes.
+                stats = ingest_entity(con, landing, entity, batch_date, progress=context.log.info)
         share = stats.share_bad
         passed = share <= settings.quarantine_threshold
         return dg.MaterializeResult(
@@ -98,7 +99,7 @@ def _raw_asset(entity: str, settings: Settings, partitions: dg.PartitionsDefinit
     return _asset
 
 
-def _ingest_from_database(settings: Settings, entity: str, batch_date):
+def _ingest_from_database(settings: Settings, entity: str, batch_date, progress):
     """The entity's new rows from the shop database (setting source_url); an optional table the
     database lacks is an empty batch, like a missing optional file."""
     import datetime as dt
@@ -114,7 +115,7 @@ def _ingest_from_database(settings: Settings, entity: str, batch_date):
             stats = ingest_from_database(
                 con, shop, entity, batch_date,
                 staging=Path(settings.warehouse).parent / "source_staging",
-                lag=dt.timedelta(hours=settings.source_lag_hours),
+                lag=dt.timedelta(hours=settings.source_lag_hours), progress=progress,
             )
             if stats is None:
                 ensure_raw_tables(con)

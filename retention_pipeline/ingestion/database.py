@@ -262,12 +262,14 @@ def ingest_from_database(
     staging: Path,
     lag: dt.timedelta,
     now: dt.datetime | None = None,
+    progress=None,
 ):
     """Read `entity`'s new rows from the shop database and load them like a landing file.
 
     Every table is checked first, so a broken one stops the run before its first write. The
     read starts `lag` before the table's cursor; the cursor advances in the transaction that
     writes the rows. Returns IngestStats, or None when the database has no such (optional) table.
+    `progress` gets ingest_entity's lines, and one when the read is staged.
     """
     from retention_pipeline.files import private_mkdir
     from retention_pipeline.ingestion.load import ingest_staged
@@ -279,12 +281,14 @@ def ingest_from_database(
     private_mkdir(staging)
     read_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     staged = shop.read(plan, window_start(previous, lag), staging)
+    if progress is not None:
+        progress(f"{entity}: {staged.rows:,} new or changed rows read from the shop database")
     # Never beyond the time of the read: one row stamped in the future (a typo, a clock, local
     # time stored as UTC) must not move the cursor past the rows still to come.
     read_max = None if staged.cursor_max is None else min(staged.cursor_max, read_at)
     try:
         return ingest_staged(con, staged.file, batch_date, log_format="database",
-                             cursor=advanced(previous, read_max), now=now)
+                             cursor=advanced(previous, read_max), now=now, progress=progress)
     finally:
         staged.file.path.unlink(missing_ok=True)
 

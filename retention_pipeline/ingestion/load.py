@@ -31,7 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,6 +79,7 @@ CHUNK_BYTES = 256 << 20  # files read and checked together, up to this size (one
 # Rows typed and checked at once: a slice's checked rows stay in memory (a few hundred MB), so a
 # file of any size streams into raw without a temp table of all its rows spilling to disk.
 SLICE_ROWS = 4_000_000
+Progress = Callable[[str], None]
 NOTED_TABLE = "_ingest_noted"  # the chunk's rows that get a quarantine record
 
 
@@ -100,10 +101,13 @@ def ingest_entity(
     batch_date: dt.date,
     *,
     now: dt.datetime | None = None,
+    progress: Progress | None = None,
 ) -> IngestStats:
     """Load the entity's new landing files for `batch_date`; the raw tables exist afterwards.
 
     `now` (naive UTC) is the reference for `future_timestamp` during backfills; tests pin it.
+    `progress` gets a line after each slice of a chunk read in several (a first load of
+    100 M events takes minutes; the Dagster asset logs them).
     Raises LandingError (structural problem, naming the file; nothing of its chunk is written)
     or ValueError (unknown entity).
     """
@@ -116,7 +120,7 @@ def ingest_entity(
         skipped, new = _sort_out(con, landing.files_of(entity))
         read: list[FileStats] = []
         for chunk in _chunks(new):
-            read += _ingest_chunk(con, chunk, schema, batch_date, cutoff)
+            read += _ingest_chunk(con, chunk, schema, batch_date, cutoff, progress)
         by_file = {f.source_file: f for f in [*skipped, *read]}
         files = tuple(by_file[f.relative] for f in landing.files_of(entity))
         return batch_stats(con, entity, batch_date, files)
@@ -130,6 +134,7 @@ def ingest_staged(
     log_format: str,
     cursor: dt.datetime | None,
     now: dt.datetime | None = None,
+    progress: Progress | None = None,
 ) -> IngestStats:
     """Load one staged file (a shop database read written to Parquet, `staged.relative` like
     'db:orders') through the same checks as landing files; its ingest_log row has `cursor` in
@@ -139,7 +144,7 @@ def ingest_staged(
     with _ingest_session(con):
         ensure_raw_tables(con)
         new = _NewFile(staged, None, None, None, log_format=log_format, cursor=cursor)
-        stats = _ingest_chunk(con, [new], schema, batch_date, cutoff)
+        stats = _ingest_chunk(con, [new], schema, batch_date, cutoff, progress)
         return batch_stats(con, staged.entity, batch_date, tuple(stats))
 
 
@@ -266,7 +271,8 @@ def _chunks(files: list[_NewFile]) -> Iterator[list[_NewFile]]:
 
 
 def _ingest_chunk(
-    con, chunk: list[_NewFile], schema: EntitySchema, batch_date: dt.date, cutoff: dt.datetime
+    con, chunk: list[_NewFile], schema: EntitySchema, batch_date: dt.date, cutoff: dt.datetime,
+    progress: Progress | None = None,
 ) -> list[FileStats]:
     sources: list[Source] = []
     try:
@@ -291,7 +297,7 @@ def _ingest_chunk(
         raw_has_rows = con.execute(f"SELECT 1 FROM {raw_table(schema.name)} LIMIT 1").fetchone()
         with _streaming_errors(chunk):
             con.execute(suspects_table_sql(schema, landed, raw_has_rows is not None))
-        return _load_slices(con, chunk, sources, schema, batch_date, cutoff)
+        return _load_slices(con, chunk, sources, schema, batch_date, cutoff, progress)
     finally:
         drop_sources(con, sources)
         con.execute(f"DROP VIEW IF EXISTS temp.{CLASSIFIED_TABLE}")
@@ -301,22 +307,29 @@ def _ingest_chunk(
 
 def _load_slices(
     con, chunk: list[_NewFile], sources: list[Source], schema: EntitySchema,
-    batch_date: dt.date, cutoff: dt.datetime,
+    batch_date: dt.date, cutoff: dt.datetime, progress: Progress | None = None,
 ) -> list[FileStats]:
     """One transaction: each slice's rows are checked, its rows that cannot collide are appended
     to raw at once and its suspect rows kept aside; the suspects are settled once all are in (the
     duplicate rules compare the whole chunk); then the quarantine records and the ingest_log rows.
     A failure anywhere rolls all of it back."""
     counts = ChunkCounts(len(chunk), schema)
+    pieces = list(_slices(sources))
+    total = sum(source.last_row for source in sources)
     con.begin()
     try:
-        for number, piece in enumerate(_slices(sources)):
+        for number, piece in enumerate(pieces):
             with _streaming_errors(chunk):
                 con.execute(checked_table_sql(schema, cutoff, piece, suspect_sql(schema)))
             con.execute(collect_suspects_sql(schema, first=number == 0))
             con.execute(classify_unsuspected_sql())
             counts.add_read(con)
             _load_classified(con, schema, counts, batch_date, first=number == 0)
+            if progress is not None and len(pieces) > 1:
+                progress(f"{schema.name}: slice {number + 1} of {len(pieces)} checked "
+                         f"({sum(counts.read):,} of {total:,} rows of {len(chunk)} file(s))")
+        if progress is not None and len(pieces) > 1:
+            progress(f"{schema.name}: settling the rows that may repeat another slice's")
         for statement in settle_statements(schema):
             con.execute(statement)
         _load_classified(con, schema, counts, batch_date, first=False)

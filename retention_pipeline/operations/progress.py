@@ -1,12 +1,14 @@
 """Progress lines of a run, read from the run's Dagster event log by a background thread.
 
-One line when a step starts, one when it ends (elapsed time, assets and rows written), and a line
-every 30 s naming the steps still running or waiting. Reading the event log (rather than hooking
+One line when a step starts, one when it ends (elapsed time, assets and rows written), the lines a
+running step logs (e.g. each slice of a large file ingested), and a line every 30 s naming the
+steps still running or waiting. Reading the event log (rather than hooking
 into execution) sees exactly what the UI sees, whichever executor runs the steps.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -16,6 +18,7 @@ import dagster as dg
 from dagster._core.instance.ref import InstanceRef
 
 EVERY_S = 30.0
+DBT_STEP_PREFIX = "dbt_"  # dbt_models, dbt_after_predictions (assets/dbt.py)
 POLL_S = 0.5
 ROW_KEYS = ("dagster/row_count", "row_count", "rows", "rows_loaded")
 TYPES = {
@@ -96,11 +99,10 @@ class ProgressPrinter:
                 self._stop.wait(POLL_S)
 
     def _drain(self, instance, cursor):
+        # Not filtered by event type: a step's own log lines have none.
         while True:
             try:
-                connection = instance.get_records_for_run(
-                    self.run_id, cursor=cursor, of_type=TYPES, limit=200
-                )
+                connection = instance.get_records_for_run(self.run_id, cursor=cursor, limit=200)
             except Exception:  # noqa: BLE001 - a progress line is never worth failing the run
                 return cursor
             for record in connection.records:
@@ -111,6 +113,11 @@ class ProgressPrinter:
 
     def _on_event(self, entry) -> None:
         event = entry.dagster_event
+        if event is None:
+            self._on_log_line(entry)
+            return
+        if event.event_type not in TYPES:
+            return
         step = event.step_key or "?"
         kind = event.event_type
         if kind == dg.DagsterEventType.STEP_START:
@@ -132,6 +139,18 @@ class ProgressPrinter:
                 self.echo(f"✓ {step} done in {took}: {state.summary()}")
             else:
                 self.echo(f"✗ {step} failed after {took}: {state.summary()}")
+
+    def _on_log_line(self, entry) -> None:
+        """What a running step logged itself (context.log): warnings, and the INFO lines of the
+        steps that are not dbt's (dagster-dbt logs its selection and command line at INFO;
+        dbt's own lines are --verbose's)."""
+        step = entry.step_key
+        if step not in self.running or not entry.user_message:
+            return
+        if entry.level >= logging.WARNING or (
+            entry.level >= logging.INFO and not step.startswith(DBT_STEP_PREFIX)
+        ):
+            self.echo(f"  {step}: {entry.user_message}")
 
     def _heartbeat(self) -> None:
         now = time.time()
