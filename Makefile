@@ -5,6 +5,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 PYTEST_ARGS ?=
+# Most tests wait on a dbt or Dagster process: two at once use a 2-core machine (CI's) far better.
+TEST_WORKERS ?= 2
 
 .PHONY: run test ui install install-dev chromium java bench bench-scale lint clean
 
@@ -45,9 +47,10 @@ java:
 	    || echo "java could not be installed: the Spark tests will be skipped"; \
 	fi
 
-## test: the whole test suite (real DuckDB, dbt, Dagster, Chromium, local Spark; PostgreSQL/MariaDB tests skip if absent)
+## test: the whole test suite (real DuckDB, dbt, Dagster, Chromium, local Spark; PostgreSQL/MariaDB tests skip if absent),
+## in TEST_WORKERS processes at once (pytest-xdist; TEST_WORKERS=0 runs it in this process)
 test: $(VENV)/.installed-dev chromium java
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 ## ui: the Dagster UI on http://localhost:3000 (asset graph, daily schedule, runs, checks)
 ui: $(VENV)/.installed

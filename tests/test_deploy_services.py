@@ -28,8 +28,9 @@ from tests.support.dagster_ui import (
 psycopg = pytest.importorskip("psycopg")
 pytestmark = pytest.mark.slow
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
-# Long enough for the webserver and the daemon to start on a busy 2-core machine.
-LEAD_MINUTES = 4
+# Long enough for the webserver and the daemon to start on a busy 2-core machine, with the
+# other test worker's dbt and Spark beside them (make test runs two tests at once).
+LEAD_MINUTES = 6
 
 
 @pytest.fixture
