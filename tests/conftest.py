@@ -9,11 +9,18 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def _isolated_settings_env(monkeypatch, tmp_path_factory):
-    """No RETENTION_* variable or ./retention.toml of the developer leaks into a test."""
+    """No RETENTION_* variable or ./retention.toml of the developer leaks into a test, and no
+    test writes into the repository's data/ folder."""
     for name in list(os.environ):
         if name.startswith("RETENTION_"):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path_factory.mktemp("dagster_home")))
+    # A path a test leaves at its default is relative to the repository (data/...): `make test`
+    # runs two tests at once, which then replaced one serving copy together (a run failed on
+    # the other's temp file) and queued in one Dagster home. Each test gets its own.
+    own = tmp_path_factory.mktemp("default_paths")
+    monkeypatch.setenv("RETENTION_SERVING", str(own / "serving.duckdb"))
+    monkeypatch.setenv("RETENTION_DAGSTER_HOME", str(own / "dagster_home"))
     yield
 
 

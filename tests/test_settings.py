@@ -56,6 +56,7 @@ def test_as_of_defaults_to_today_in_reporting_tz():
 
 
 def test_serving_settings_from_flags_env_and_config_file(tmp_path, monkeypatch):
+    monkeypatch.delenv("RETENTION_SERVING")  # conftest.py's, to keep tests out of data/
     defaults = load_settings()
     assert defaults.serving == Path("data/serving.duckdb")
     assert defaults.serving_postgres_url is None and defaults.serving_parquet is None
