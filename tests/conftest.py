@@ -7,6 +7,17 @@ import os
 import pytest
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _worker_default_paths(tmp_path_factory):
+    """Session and module fixtures are set up before each test's own isolation (below): the
+    default paths of their settings go to this test process's own folder, not to data/."""
+    own = tmp_path_factory.mktemp("worker_default_paths")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RETENTION_SERVING", str(own / "serving.duckdb"))
+        patch.setenv("RETENTION_DAGSTER_HOME", str(own / "dagster_home"))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _isolated_settings_env(monkeypatch, tmp_path_factory):
     """No RETENTION_* variable or ./retention.toml of the developer leaks into a test, and no
