@@ -11,10 +11,8 @@ import pytest
 def _worker_default_paths(tmp_path_factory):
     """Session and module fixtures are set up before each test's own isolation (below): the
     default paths of their settings go to this test process's own folder, not to data/."""
-    own = tmp_path_factory.mktemp("worker_default_paths")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("RETENTION_SERVING", str(own / "serving.duckdb"))
-        patch.setenv("RETENTION_DAGSTER_HOME", str(own / "dagster_home"))
+        _own_default_paths(patch, tmp_path_factory.mktemp("worker_default_paths"))
         yield
 
 
@@ -29,10 +27,13 @@ def _isolated_settings_env(monkeypatch, tmp_path_factory):
     # A path a test leaves at its default is relative to the repository (data/...): `make test`
     # runs two tests at once, which then replaced one serving copy together (a run failed on
     # the other's temp file) and queued in one Dagster home. Each test gets its own.
-    own = tmp_path_factory.mktemp("default_paths")
-    monkeypatch.setenv("RETENTION_SERVING", str(own / "serving.duckdb"))
-    monkeypatch.setenv("RETENTION_DAGSTER_HOME", str(own / "dagster_home"))
+    _own_default_paths(monkeypatch, tmp_path_factory.mktemp("default_paths"))
     yield
+
+
+def _own_default_paths(patch: pytest.MonkeyPatch, folder) -> None:
+    patch.setenv("RETENTION_SERVING", str(folder / "serving.duckdb"))
+    patch.setenv("RETENTION_DAGSTER_HOME", str(folder / "dagster_home"))
 
 
 @pytest.fixture(params=["whole", "sliced"])

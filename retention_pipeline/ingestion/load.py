@@ -316,6 +316,7 @@ def _load_slices(
     counts = ChunkCounts(len(chunk), schema)
     pieces = list(_slices(sources))
     total = sum(source.last_row for source in sources)
+    report = progress if len(pieces) > 1 else None  # a chunk read at once says nothing
     con.begin()
     try:
         for number, piece in enumerate(pieces):
@@ -325,11 +326,11 @@ def _load_slices(
             con.execute(classify_unsuspected_sql())
             counts.add_read(con)
             _load_classified(con, schema, counts, batch_date, first=number == 0)
-            if progress is not None and len(pieces) > 1:
-                progress(f"{schema.name}: slice {number + 1} of {len(pieces)} checked "
+            if report is not None:
+                report(f"{schema.name}: slice {number + 1} of {len(pieces)} checked "
                          f"({sum(counts.read):,} of {total:,} rows of {len(chunk)} file(s))")
-        if progress is not None and len(pieces) > 1:
-            progress(f"{schema.name}: settling the rows that may repeat another slice's")
+        if report is not None:
+            report(f"{schema.name}: settling the rows that may repeat another slice's")
         for statement in settle_statements(schema):
             con.execute(statement)
         _load_classified(con, schema, counts, batch_date, first=False)
