@@ -144,7 +144,7 @@ def run(config, full_refresh: bool, **flags) -> None:
         if stop.stopped or outcome is None:
             end_children()
             _progress(f"interrupted after {time.perf_counter() - started:.1f} s")
-            code = exit_code(stop.signum or signal.SIGINT)
+            code = exit_code(stop.received() or signal.SIGINT)
     if outcome is None or stop.stopped:
         # The run is marked failed, its slot and the lock are free, the children are gone: exit
         # now rather than wait for worker threads of the interrupted libraries to wind down.

@@ -195,6 +195,28 @@ os._exit(exit_code(stop.signum))
 """
 
 
+# The KeyboardInterrupt of a SIGTERM reaches the main thread at once; a long switch interval
+# keeps the watcher thread from reading the signal's byte until the main thread blocks.
+RACE_SCRIPT = """
+import os, signal, sys
+from retention_pipeline.operations.stopping import StopWatcher, exit_code
+sys.setswitchinterval(30)
+with StopWatcher(lambda line: None) as stop:
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        while True:
+            pass
+    except KeyboardInterrupt:
+        code = exit_code(stop.received() or signal.SIGINT)
+os._exit(code)
+"""
+
+
+def test_a_sigterm_is_told_from_ctrl_c_even_before_the_watcher_has_read_it():
+    child = subprocess.run([sys.executable, "-c", RACE_SCRIPT], timeout=60, check=False)
+    assert child.returncode == 143
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_stops_even_code_where_dagster_defers_interrupts(signum):
     child = subprocess.Popen([sys.executable, "-c", STOP_SCRIPT], stdout=subprocess.PIPE,

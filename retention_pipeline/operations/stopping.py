@@ -36,6 +36,7 @@ class StopWatcher:
         self.grace_s = grace_s
         self.signum: int | None = None
         self._done = threading.Event()
+        self._signalled = threading.Event()
 
     def __enter__(self) -> Self:
         self._read, self._write = os.pipe()
@@ -64,12 +65,23 @@ class StopWatcher:
     def stopped(self) -> bool:
         return self.signum is not None
 
+    def received(self, timeout_s: float = 2.0) -> int | None:
+        """The signal that stopped the run, once the watcher has read it (None: none came).
+
+        A KeyboardInterrupt can reach the main thread before the watcher thread has had its turn
+        to read the wake-up fd (the signal's byte is written before any handler runs), so the
+        main thread waits a moment for it rather than guess SIGINT for a SIGTERM.
+        """
+        self._signalled.wait(timeout_s)
+        return self.signum
+
     def _watch(self) -> None:
         while not self._done.is_set():
             select.select([self._read], [], [])
             for byte in os.read(self._read, 64):
                 if byte in STOP_SIGNALS and self.signum is None and not self._done.is_set():
                     self.signum = byte
+                    self._signalled.set()
                     self.echo(f"■ {signal.Signals(byte).name} received: stopping the run "
                               "(the step in progress is marked failed)")
                     threading.Thread(target=self._escalate, daemon=True).start()
