@@ -74,9 +74,11 @@ def _land_day1(landing: Path) -> None:
          "2024-06-03T08:00:00Z,2024-06-03T12:00:00Z"),
     ])
     write_csv(landing / "order_items" / "day1.csv", ITEMS, ["C0,p2,3,10.00"])
-    # p1 changes category: the occasions of its buyers change their categories
+    # p1 changes category: the occasions of its buyers change their categories. p2 gets a version
+    # stamped next month, ignored until then: after today its buyers are not recomputed for it.
     write_csv(landing / "products" / "day1.csv", PRODUCTS,
-              ["p1,Beans,whole beans,10.00,2024-06-02T01:00:00Z"])
+              ["p1,Beans,whole beans,10.00,2024-06-02T01:00:00Z",
+               "p2,Tea,green tea,9.00,2024-07-01T00:00:00Z"])
     write_csv(landing / "events" / "day1.csv", EVENTS,
               [f"e4,support_ticket,2024-06-02T09:00:00Z,a3,{_props(order_id='C0')}"])
 
@@ -158,8 +160,10 @@ def test_uniqueness_tests_of_an_incremental_build_check_the_recomputed_rows(tmp_
             _land_day1(landing)
         ingest(landing, warehouse, as_of)
         _build(warehouse, as_of, full_refresh=False)
+    # DAY2 recomputed a1 only: A1's delivery crossed the as-of day; p2's July version crossed
+    # nothing, so its buyers a2 and a3 are not recomputed
     assert {c for (c,) in _rows(warehouse, "select customer_id from pipeline.touched_customers")} \
-        == {"a1"}  # DAY2 recomputed a1 only (A1's delivery crossed the as-of day)
+        == {"a1"}
     daily = {"as_of": str(DAY2), "incremental_since_as_of": str(DAY1),
              "incremental_since_ingested": "2024-06-02 00:00:00"}
 

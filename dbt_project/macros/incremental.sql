@@ -8,7 +8,10 @@
     - the row was ingested after the last build (a new file, or a re-run of a day);
     - the row's batch became visible (`_batch_date` after the last build's as-of date);
     - one of its timestamps crossed the as-of boundary (e.g. an `updated_at` or `ordered_at` in
-      the new day, already loaded but ignored by the earlier as-of date).
+      the new day, already loaded but ignored by the earlier as-of date). A timestamp still after
+      this build's as-of day crossed nothing: staging compares timestamps only with the end of
+      the as-of day, so such a row (a product version stamped next month) is as ignored now as
+      it was then, and its key is not recomputed every day until its time comes.
     Without those vars (dbt run by hand on an existing table) every key counts as touched:
     slower, never wrong. -#}
 
@@ -38,7 +41,7 @@
     (_ingested_at > cast('{{ run_var("incremental_since_ingested") }}' as timestamp)
      or _batch_date > cast('{{ run_var("incremental_since_as_of") }}' as date)
      {%- for column in timestamps %}
-     or {{ column }} >= {{ since_as_of_end_utc() }}
+     or ({{ column }} >= {{ since_as_of_end_utc() }} and {{ column }} < {{ as_of_end_utc() }})
      {%- endfor %})
     {%- else -%}
     (1 = 1)
