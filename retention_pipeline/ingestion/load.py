@@ -328,7 +328,7 @@ def _load_slices(
             _load_classified(con, schema, counts, batch_date, first=number == 0)
             if report is not None:
                 report(f"{schema.name}: slice {number + 1} of {len(pieces)} checked "
-                         f"({sum(counts.read):,} of {total:,} rows of {len(chunk)} file(s))")
+                       f"({sum(counts.read):,} of {total:,} rows of {len(chunk)} file(s))")
         if report is not None:
             report(f"{schema.name}: settling the rows that may repeat another slice's")
         for statement in settle_statements(schema):
