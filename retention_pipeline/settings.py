@@ -285,6 +285,13 @@ class Settings(BaseSettings):
         7.0, gt=0, description="Time unit of the BG/NBD fit in days (7 = weeks, as in the published "
         "CDNOW estimates; alpha in marts.model_fit is per this unit).",
     )
+    model_refit_days: int = Field(
+        7, ge=1, description="The purchase and spend models (and the backtest that chooses "
+        "between them) are fitted again when the newest usable fit in marts.model_fit is this many "
+        "days older than the as-of date, or older; in between, every customer is still scored each "
+        "day, on that day's history, with that fit's parameters. 1: fit every day. A fit made "
+        "with another time unit or purchase_model is never reused (docs/predictions.md).",
+    )
     min_customers_to_fit: int = Field(
         50, ge=1, description="Fewer customers with an occasion than this: no model is fitted and "
         "no predictions are written (the assets say why in their metadata).",

@@ -115,12 +115,12 @@ def _python_steps(warehouse: Path, as_of: dt.date) -> None:
     segment_members, campaign_lift, the export files)."""
     from retention_pipeline.activation.exports import write_exports
     from retention_pipeline.predictions.backtest import run_backtest, write_backtest
-    from retention_pipeline.predictions.model_runs import fit_models, write_model_fit
+    from retention_pipeline.predictions.model_runs import daily_model_run, write_model_fit
     from retention_pipeline.predictions.scoring import score_patterns
 
     settings = _settings(warehouse, as_of)
     write_backtest(settings, run_backtest(settings, as_of))
-    write_model_fit(settings, fit_models(settings, as_of))
+    write_model_fit(settings, daily_model_run(settings, as_of))
     score_patterns(settings, as_of)
     # dbt's second phase (customer_predictions, history, activation), then the export files
     dbt(["build", "--select", "tag:after_predictions"], warehouse, {},

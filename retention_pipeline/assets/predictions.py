@@ -7,6 +7,9 @@
                                 selected model; the dbt model customer_predictions (phase 2)
                                 joins them to the customers
 
+The backtest and the fits run every model_refit_days days; on the days between, they record
+nothing and the day is scored with the last fit (model_runs.fit_in_force, docs/predictions.md).
+
 They read the histories dbt computed (intermediate.int_prediction_*) from the dbt target and write
 their tables back to it (retention_pipeline/targets). Below the data minimums (settings
 prediction_min_*) or with too few customers to fit, the assets still succeed: the tables are
@@ -52,15 +55,27 @@ def _model_fit_asset(settings: Settings, partitions: dg.PartitionsDefinition):
         description="`marts.model_fit`: BG/NBD (r, alpha, a, b), Pareto/NBD (r, alpha, s, beta) "
         "and Gamma-Gamma (p, q, gamma) fitted by maximum likelihood on every customer's occasions "
         "up to the as-of date; `selected` marks the purchase model that scores the customers and "
-        "`selection_reason` says why; one row per model run and parameter, history kept.",
+        "`selection_reason` says why; one row per model run and parameter, history kept. Fitted "
+        "every model_refit_days days; the days between are scored with the last fit.",
         **_common(settings, partitions),
     )
     def model_fit(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        from retention_pipeline.predictions.model_runs import fit_models, write_model_fit
+        from retention_pipeline.predictions.model_runs import (
+            ReusedFit,
+            daily_model_run,
+            write_model_fit,
+        )
 
         as_of = as_of_from_partition(context.partition_key)
-        run = fit_models(settings, as_of)
+        run = daily_model_run(settings, as_of)
         rows = write_model_fit(settings, run)
+        if isinstance(run, ReusedFit):
+            context.log.info("no new fit for %s: %s", as_of, run.reason)
+            return dg.MaterializeResult(metadata={
+                "dagster/row_count": dg.MetadataValue.int(rows),
+                "fit_in_force": dg.MetadataValue.text(run.fitted_for.isoformat()),
+                "why_no_new_fit": dg.MetadataValue.text(run.reason),
+            })
         metadata = {
             "customers": dg.MetadataValue.int(run.customers),
             "repeat_customers": dg.MetadataValue.int(run.repeat_customers),
@@ -93,7 +108,8 @@ def _prediction_scores_asset(settings: Settings, partitions: dg.PartitionsDefini
         description="`marts.prediction_scores`: per distinct (x, t_x, T) history of the as-of "
         "date (in days), P(alive), P(a purchase within the churn horizon), P(no purchase in 90 "
         "days), expected purchases in 90 and 365 days, discounted purchases in 365 days and "
-        "churn_risk, from the purchase model selected in the as-of date's model_fit; the dbt "
+        "churn_risk, from the purchase model selected in the model_fit in force (the as-of "
+        "date's, or between refits the last one); the dbt "
         "model customer_predictions joins them to the customers.",
         **_common(settings, partitions),
     )
@@ -108,6 +124,7 @@ def _prediction_scores_asset(settings: Settings, partitions: dg.PartitionsDefini
             "distinct_histories": dg.MetadataValue.int(outcome.patterns),
             "scoring_seconds": dg.MetadataValue.float(round(outcome.seconds, 3)),
             "purchase_model": dg.MetadataValue.text(outcome.model or "none"),
+            "fit_of": dg.MetadataValue.text(str(outcome.fitted_for or "none")),
             "churn_risk": dg.MetadataValue.md(
                 _table(["churn_risk", "customers"], outcome.bands.items())
             ),
@@ -168,6 +185,10 @@ def _backtest_metadata(context, outcome, rows: int) -> dict:
         "calibration_end": dg.MetadataValue.text(outcome.calibration_end.isoformat()),
         "holdout_days": dg.MetadataValue.int(outcome.holdout_days),
     }
+    if outcome.fit_in_force is not None:  # expected on the days between refits: no warning
+        metadata["why_no_backtest"] = dg.MetadataValue.text(outcome.reason)
+        context.log.info("no backtest for %s: %s", outcome.as_of, outcome.reason)
+        return metadata
     if outcome.reason:
         metadata["why_no_backtest"] = dg.MetadataValue.text(outcome.reason)
         context.log.warning("no backtest for %s: %s", outcome.as_of, outcome.reason)

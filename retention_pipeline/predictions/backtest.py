@@ -35,6 +35,7 @@ from .histories import (
     read_holdout_days,
     read_patterns,
 )
+from .model_runs import reused_fit
 from .purchase_models import PURCHASE_MODELS, purchase_model
 from .sufficiency import check_data
 from .tables import MODEL_BACKTEST, time_unit_label, write_rows
@@ -60,6 +61,7 @@ class BacktestOutcome:
     unit_days: float
     fits: dict[str, ModelFit] = field(default_factory=dict)
     reason: str = ""  # why there is no backtest; empty when there is one
+    fit_in_force: dt.date | None = None  # no backtest: an earlier fit scores the day
     rows: list[dict] = field(default_factory=list)  # every model's rows, with a "model" key
     curves: dict[str, Curve] = field(default_factory=dict)
 
@@ -112,6 +114,10 @@ def run_backtest(settings: Settings, as_of: dt.date) -> BacktestOutcome:
     end = calibration_end(as_of, settings)
     unit = settings.prediction_time_unit_days
     base = {"as_of": as_of, "calibration_end": end, "unit_days": unit}
+    # the backtest chooses the purchase model of a new fit: none is made on the days between refits
+    reused = reused_fit(settings, as_of)
+    if reused is not None:
+        return BacktestOutcome(**base, reason=reused.reason, fit_in_force=reused.fitted_for)
     current = read_patterns(settings, as_of, AS_OF_PERIOD, unit)
     if end >= as_of:
         return BacktestOutcome(

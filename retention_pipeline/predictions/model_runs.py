@@ -69,6 +69,33 @@ class ModelRun:
         return (*self.purchases.values(), self.gamma_gamma)
 
 
+@dataclass(frozen=True)
+class ReusedFit:
+    """A day scored with an earlier fit (fit_in_force): nothing is fitted or recorded for it."""
+
+    as_of: dt.date
+    fitted_for: dt.date
+    refit_days: int
+
+    @property
+    def reason(self) -> str:
+        until = self.fitted_for + dt.timedelta(days=self.refit_days - 1)
+        return (f"the models fitted for {self.fitted_for} score the customers until {until} "
+                f"(model_refit_days = {self.refit_days})")
+
+
+def daily_model_run(settings: Settings, as_of: dt.date) -> ModelRun | ReusedFit:
+    """The models fitted for `as_of`, or the earlier fit still in force (fit_in_force)."""
+    return reused_fit(settings, as_of) or fit_models(settings, as_of)
+
+
+def reused_fit(settings: Settings, as_of: dt.date) -> ReusedFit | None:
+    fitted_for = fit_in_force(settings, as_of)
+    if fitted_for is None:
+        return None
+    return ReusedFit(as_of, fitted_for, settings.model_refit_days)
+
+
 def fit_models(settings: Settings, as_of: dt.date) -> ModelRun:
     """Fit every model on every customer's history up to the end of the as-of day, and choose
     the purchase model (setting purchase_model; for `auto`, that day's model_backtest)."""
@@ -238,9 +265,12 @@ def fit_rows(run: ModelRun) -> list[dict]:
     return rows
 
 
-def write_model_fit(settings: Settings, run: ModelRun) -> int:
-    """Replace the run's as-of date in `marts.model_fit`; other dates are kept. Rows written."""
-    return write_rows(settings, MODEL_FIT, fit_rows(run), as_of=run.as_of)
+def write_model_fit(settings: Settings, run: ModelRun | ReusedFit) -> int:
+    """Replace the run's as-of date in `marts.model_fit`; other dates are kept. Rows written.
+    A day that reuses an earlier fit has no rows of its own (a fit of an earlier run of the
+    day goes)."""
+    rows = fit_rows(run) if isinstance(run, ModelRun) else []
+    return write_rows(settings, MODEL_FIT, rows, as_of=run.as_of)
 
 
 @dataclass(frozen=True)
@@ -258,6 +288,43 @@ class StoredFit:
     @property
     def ok(self) -> bool:
         return self.status == "ok" and bool(self.params)
+
+
+def fit_in_force(settings: Settings, as_of: dt.date) -> dt.date | None:
+    """The as-of date of the earlier fit that scores `as_of` instead of a new one, or None when
+    the models are fitted for `as_of` itself (docs/predictions.md#refits).
+
+    The newest earlier date of marts.model_fit, when it is fewer than model_refit_days days
+    before `as_of`, selected a purchase model, and was fitted with today's time unit and
+    purchase_model. Only earlier dates count: a run for a date that has its own fit fits it again
+    (a re-run replaces its date's rows), so a backfill of a refit day refits it, and a backfill of
+    a day in between reuses the fit that day reused (the history keeps every fit)."""
+    if settings.model_refit_days <= 1:
+        return None
+    names = ["as_of_date", "selected", "time_unit_days", "model", "selection_reason"]
+    earlier = [r for r in _read_marts(settings, MODEL_FIT, names)
+               if _day(r["as_of_date"]) < as_of]
+    if not earlier:
+        return None
+    newest = max(_day(r["as_of_date"]) for r in earlier)
+    if (as_of - newest).days >= settings.model_refit_days:
+        return None
+    rows = [r for r in earlier if _day(r["as_of_date"]) == newest]
+    selected = {r["model"] for r in rows if r["selected"]}
+    same_unit = all(float(r["time_unit_days"]) == settings.prediction_time_unit_days for r in rows)
+    auto = all((r["selection_reason"] or "").startswith("auto") for r in rows if r["selected"])
+    same_choice = auto if settings.purchase_model == "auto" else selected == {settings.purchase_model}
+    return newest if selected and same_unit and same_choice else None
+
+
+def fits_scoring(settings: Settings, as_of: dt.date) -> tuple[dt.date, dict[str, StoredFit]]:
+    """(fit date, fits by model) that score `as_of`: its own run when recorded, else the earlier
+    fit in force (fit_in_force)."""
+    fits = read_model_fit(settings, as_of)
+    fitted_for = None if fits else fit_in_force(settings, as_of)
+    if fitted_for is None:
+        return as_of, fits
+    return fitted_for, read_model_fit(settings, fitted_for)
 
 
 def read_model_fit(settings: Settings, as_of: dt.date) -> dict[str, StoredFit]:

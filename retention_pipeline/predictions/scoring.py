@@ -24,7 +24,7 @@ from . import gamma_gamma as gamma_gamma_model
 from .churn import check_band_thresholds, churn_risk_band
 from .clv import clv
 from .histories import AS_OF_PERIOD, Patterns, read_patterns
-from .model_runs import StoredFit, read_model_fit
+from .model_runs import StoredFit, fits_scoring
 from .purchase_models import PURCHASE_MODELS, purchase_model
 from .tables import PREDICTION_SCORES, write_rows
 
@@ -42,18 +42,20 @@ class ScoringOutcome:
     seconds: float = 0.0
     model: str | None = None  # the purchase model that scored the rows
     selection_reason: str = ""
+    fitted_for: dt.date | None = None  # the as-of date of the fit that scored the rows
 
 
 def score_patterns(settings: Settings, as_of: dt.date) -> ScoringOutcome:
-    """Write `marts.prediction_scores` for `as_of` from the fits recorded for that date."""
+    """Write `marts.prediction_scores` for `as_of` from the fits recorded for that date (or the
+    earlier fit still in force: model_runs.fit_in_force), on the histories of `as_of`."""
     check_band_thresholds(settings.churn_risk_high_below, settings.churn_risk_medium_below)
-    fits = read_model_fit(settings, as_of)
+    fitted_for, fits = fits_scoring(settings, as_of)
     purchases = next(
         (f for name, f in fits.items() if name in PURCHASE_MODELS and f.selected and f.ok), None
     )
     if purchases is None:
         write_rows(settings, PREDICTION_SCORES, [])
-        return ScoringOutcome(rows=0, reason=_no_purchase_model(fits, as_of))
+        return ScoringOutcome(rows=0, reason=_no_purchase_model(fits, fitted_for))
     started = time.perf_counter()
     patterns = read_patterns(settings, as_of, AS_OF_PERIOD, purchases.unit_days)
     scores = _pattern_scores(purchases, patterns, settings)
@@ -81,6 +83,7 @@ def score_patterns(settings: Settings, as_of: dt.date) -> ScoringOutcome:
         seconds=time.perf_counter() - started,
         model=purchases.model,
         selection_reason=purchases.selection_reason,
+        fitted_for=fitted_for,
     )
 
 
