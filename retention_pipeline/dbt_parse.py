@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from importlib.metadata import version
 from pathlib import Path
@@ -78,4 +79,6 @@ def parse_is_current(target_dir: Path, key: str) -> bool:
 
 
 def record_parse(target_dir: Path, key: str) -> None:
-    (target_dir / KEY_FILE).write_text(json.dumps({"key": key}))
+    aside = target_dir / f".{KEY_FILE}.{os.getpid()}"
+    aside.write_text(json.dumps({"key": key}))
+    os.replace(aside, target_dir / KEY_FILE)  # a reader finds the old key or the new one

@@ -88,3 +88,33 @@ def test_models_read_the_run_values_through_run_var():
                 if name not in PROJECT_VARS:
                     offenders.append(f"{path.relative_to(DBT_PROJECT_DIR)}: var('{name}')")
     assert not offenders, "use run_var(...) (macros/run_vars.sql) for: " + "; ".join(offenders)
+
+
+@pytest.mark.slow  # two real dbt parses
+def test_a_reader_never_sees_a_missing_or_half_written_manifest_during_a_parse(project):
+    """Test workers, `dagster dev` and a CLI run read target/manifest.json without the parse
+    lock: a parse writes aside and moves the files into place, so a reader finds the old manifest
+    or the new one, whole."""
+    import json
+    import threading
+
+    target = Path(project.project_dir) / "target"
+    prepare_manifest(project)
+    manifest, saved = target / "manifest.json", target / "partial_parse.msgpack"
+    done, torn = threading.Event(), []
+    parsing = threading.Thread(
+        target=lambda: (prepare_manifest(project, force=True), done.set()), daemon=True)
+    parsing.start()
+    while not done.is_set():
+        try:
+            text = manifest.read_bytes()
+            size = saved.stat().st_size
+        except FileNotFoundError as missing:
+            torn.append(f"missing: {missing.filename}")
+            continue
+        if not (text.startswith(b"{") and text.rstrip().endswith(b"}")) or size == 0:
+            torn.append(f"manifest of {len(text)} bytes, partial parse of {size}")
+    parsing.join()
+    assert not torn, torn[:5]
+    assert json.loads(manifest.read_text())["metadata"]["dbt_schema_version"]
+    assert not list(target.glob(".parse-*"))  # the parse's own folder is gone

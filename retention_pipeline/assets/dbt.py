@@ -10,6 +10,7 @@ incremental when they can be (build_state.py); `full_refresh: true` in the dbt s
 import dataclasses
 import fcntl
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -52,9 +53,31 @@ def prepare_manifest(project: DbtProject | None = None, settings: Settings | Non
     with _exclusive(project.project_dir / "target" / ".parse.lock"):
         key = manifest_key(Path(project.project_dir), dict(os.environ))
         if force or not parse_is_current(target, key):
-            dbt_resource(project).cli(["parse", "--quiet"], target_path=project.target_path).wait()
+            _parse_aside(project, target)
             record_parse(target, key)
     return project
+
+
+def _parse_aside(project: DbtProject, target: Path) -> None:
+    """`dbt parse` into a folder of its own, then each file moved over the old one: readers that
+    do not take the parse lock (dagster dev, test workers, a CLI run) never find manifest.json
+    missing or half written (dbt writes it in place)."""
+    aside = Path(project.target_path) / f".parse-{os.getpid()}"
+    folder = Path(project.project_dir) / aside
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    try:
+        saved = target / "partial_parse.msgpack"
+        if saved.exists():  # dbt reuses what it can of the last parse
+            shutil.copy2(saved, folder / saved.name)
+        dbt_resource(project).cli(["parse", "--quiet"], target_path=aside).wait()
+        # the saved parse first: a reader seeing the new manifest has the matching parse
+        produced = sorted((p for p in folder.iterdir() if p.is_file()),
+                          key=lambda p: p.name == "manifest.json")
+        for file in produced:
+            os.replace(file, target / file.name)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextmanager
