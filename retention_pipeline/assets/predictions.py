@@ -185,13 +185,11 @@ def _backtest_metadata(context, outcome, rows: int) -> dict:
         "calibration_end": dg.MetadataValue.text(outcome.calibration_end.isoformat()),
         "holdout_days": dg.MetadataValue.int(outcome.holdout_days),
     }
-    if outcome.fit_in_force is not None:  # expected on the days between refits: no warning
-        metadata["why_no_backtest"] = dg.MetadataValue.text(outcome.reason)
-        context.log.info("no backtest for %s: %s", outcome.as_of, outcome.reason)
-        return metadata
     if outcome.reason:
         metadata["why_no_backtest"] = dg.MetadataValue.text(outcome.reason)
-        context.log.warning("no backtest for %s: %s", outcome.as_of, outcome.reason)
+        # on the days between refits there is no backtest by design: not worth a warning
+        log = context.log.info if outcome.fit_in_force is not None else context.log.warning
+        log("no backtest for %s: %s", outcome.as_of, outcome.reason)
         return metadata
     overall = outcome.overall
     metadata.update(
