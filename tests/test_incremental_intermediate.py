@@ -103,22 +103,32 @@ def _rows(warehouse: Path, sql: str) -> list[tuple]:
         return con.execute(sql).fetchall()
 
 
-def test_moved_orders_recategorised_products_late_orders_and_deliveries(tmp_path):
-    landing = tmp_path / "landing"
-    incremental = tmp_path / "incremental" / "w.duckdb"
-    full = tmp_path / "full" / "w.duckdb"
-    incremental.parent.mkdir()
-    full.parent.mkdir()
+class _Days:
+    """One warehouse built incrementally day by day, and a full-refresh copy of it each day."""
 
-    def day(as_of: dt.date) -> str:
-        ingest(landing, incremental, as_of)
-        shutil.copy(incremental, full)
+    def __init__(self, tmp_path: Path):
+        self.landing = tmp_path / "landing"
+        self.incremental = tmp_path / "incremental" / "w.duckdb"
+        self.full = tmp_path / "full" / "w.duckdb"
+        self.incremental.parent.mkdir()
+        self.full.parent.mkdir()
+
+    def build(self, as_of: dt.date) -> str:
+        """Ingest and build `as_of` both ways; they must give the same tables. The mode of the
+        incremental side."""
+        ingest(self.landing, self.incremental, as_of)
+        shutil.copy(self.incremental, self.full)
         with ThreadPoolExecutor(2) as pool:
             modes = list(pool.map(lambda job: _build(*job),
-                                  [(incremental, as_of, False), (full, as_of, True)]))
-        problems = _differences(_tables(incremental), _tables(full))
+                                  [(self.incremental, as_of, False), (self.full, as_of, True)]))
+        problems = _differences(_tables(self.incremental), _tables(self.full))
         assert not problems, f"{as_of}: " + "\n".join(p[:2000] for p in problems)
         return modes[0]
+
+
+def test_moved_orders_recategorised_products_late_orders_and_deliveries(tmp_path):
+    days = _Days(tmp_path)
+    landing, incremental, day = days.landing, days.incremental, days.build
 
     _land_day0(landing)
     assert day(DAY0) == "full"
@@ -190,3 +200,44 @@ def test_uniqueness_tests_of_an_incremental_build_check_the_recomputed_rows(tmp_
                     "where customer_id = 'a1' limit 1")
     with pytest.raises(AssertionError, match="unique_recomputed_fct_orders_order_id"):
         dbt_test(daily)
+
+
+def test_product_quality_follows_new_returns_and_maturing_first_buyers(tmp_path):
+    """product_quality sums int_customer_product_sales, which an incremental build recomputes for
+    more customers than touched_customers: the buyers of an unchanged order that a new return or
+    complaint names, and the customers whose first occasion matured for the 90-day repurchase
+    since the last build. Each day must equal a full refresh."""
+    days = _Days(tmp_path)
+    landing, incremental = days.landing, days.incremental
+
+    def day(as_of: dt.date) -> None:
+        assert days.build(as_of) == ("full" if as_of == DAY0 else "incremental")
+
+    def touched(model: str) -> set[str]:
+        return {c for (c,) in _rows(incremental, f"select customer_id from pipeline.{model}")}
+
+    def quality(product: str, columns: str) -> tuple:
+        return _rows(incremental, f"select {columns} from marts.product_quality "
+                                  f"where product_id = '{product}'")[0]
+
+    _land_day0(landing)
+    day(DAY0)
+    assert quality("p2", "orders, returned_orders, complained_orders") == (2, 0, 0)
+
+    # Only events: a return of p2 from D1 (a4's) and a complaint about the whole of A2 (a1's).
+    write_csv(landing / "events" / "day1.csv", EVENTS, [
+        f"e5,return_requested,2024-06-02T09:00:00Z,a4,{_props(order_id='D1', product_id='p2')}",
+        f"e6,complaint,2024-06-02T10:00:00Z,a1,{_props(order_id='A2')}",
+    ])
+    day(DAY1)
+    assert touched("touched_customers") == set()
+    assert touched("touched_product_buyers") == {"a1", "a4"}
+    assert quality("p2", "orders, returned_orders, complained_orders") == (2, 1, 1)
+
+    # No new file, 65 days later: the first occasions of a1 (2024-05-01, repurchased on 05-10) and
+    # a2 (05-05, never again) are 90 days old; a4's (05-15) is not yet.
+    day(dt.date(2024, 8, 5))
+    assert touched("touched_product_buyers") == {"a1", "a2"}
+    columns = "first_buyers, first_buyers_matured_90d, first_buyers_repurchased_90d"
+    assert quality("p1", columns) == (2, 2, 1)
+    assert quality("p2", columns) == (1, 0, 0)

@@ -150,15 +150,19 @@
 {%- endmacro %}
 
 {#- Test scope of an incremental model that recomputes touched keys: in an incremental build
-    (watermarks set) the rows of the keys it recomputed, `what` = 'customers', 'orders' or
-    'orders_and_customers' (recomputed_orders); in a full build every row. A model's very first
-    build inside an incremental run is then checked on those keys only, as unique_touched. -#}
+    (watermarks set) the rows of the keys it recomputed, `what` = 'customers', 'orders',
+    'orders_and_customers' (recomputed_orders) or 'product_buyers' (recomputed_product_buyers); in
+    a full build every row. A model's very first build inside an incremental run is then checked
+    on those keys only, as unique_touched. -#}
 {% macro recomputed_scope(what) -%}
     {#- refs outside the watermark condition: dbt records a test's parents when parsing -#}
-    {%- set orders = ref('touched_orders') if what != 'customers' else none -%}
-    {%- set customers = ref('touched_customers') if what != 'orders' else none -%}
+    {%- set orders = ref('touched_orders') if what in ('orders', 'orders_and_customers') else none -%}
+    {%- set customers = ref('touched_customers') if what in ('customers', 'orders_and_customers') else none -%}
+    {%- set buyers = ref('touched_product_buyers') if what == 'product_buyers' else none -%}
     {%- if not incremental_vars_set() -%}
     1 = 1
+    {%- elif what == 'product_buyers' -%}
+    {{ recomputed_product_buyers() }}
     {%- elif what == 'orders_and_customers' -%}
     {{ recomputed_orders() }}
     {%- elif what == 'orders' -%}
@@ -170,4 +174,11 @@
 
 {% macro delete_recomputed_orders() -%}
     {{ delete_recomputed_where(recomputed_orders()) }}
+{%- endmacro %}
+
+{#- The rows int_customer_product_sales recomputes: the guests' (customer_id null, one group for
+    all guests, cheap to redo) and those of touched_product_buyers. `prefix`: e.g. 'i.'. -#}
+{% macro recomputed_product_buyers(prefix='') -%}
+    ({{ prefix }}customer_id is null
+     or {{ prefix }}customer_id in (select customer_id from {{ ref('touched_product_buyers') }}))
 {%- endmacro %}

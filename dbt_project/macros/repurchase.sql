@@ -19,3 +19,8 @@
 {% macro repurchased_within(days_to_second, window_days) -%}
     ({{ days_to_second }} is not null and {{ days_to_second }} <= {{ window_days }})
 {%- endmacro %}
+
+{#- The repurchase window of product_quality's first-buyer columns (first_buyers_…_90d). -#}
+{% macro product_quality_window_days() -%}
+    {{- return(90) -}}
+{%- endmacro %}

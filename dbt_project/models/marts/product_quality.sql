@@ -4,74 +4,27 @@
 -- return ending in a full refund stays in the denominator of its own return rate. A return or
 -- complaint marks an order line when it is about the order (int_aftersales_events.order_id) and
 -- names the line's product or no product. Empty without order items.
-with sold_lines as (
+-- The sales and first-buyer columns add up int_customer_product_sales (one row per customer and
+-- product or category, kept incrementally): a customer row counts once, so `buyers` and
+-- `first_buyers` need no distinct count over the history's lines.
+{%- set window = product_quality_window_days() %}
+with sales as (
     select
-        i.order_id,
-        i.customer_id,
-        i.product_id,
-        coalesce(p.category, 'uncategorized') as category,
-        p.product_name,
-        i.quantity
-    from {{ ref('int_order_lines') }} as i
-    left join {{ ref('stg_shop__products') }} as p on p.product_id = i.product_id
-    where i.status not in ('cancelled', 'test')
-),
-
--- flags per order and product named by the events; product_id null = about the whole order
-problem_flags as (
-    select
-        order_id,
-        product_id,
-        max(case when event_type = 'return_requested' then 1 else 0 end) as was_returned,
-        max(case when event_type = 'complaint' then 1 else 0 end) as had_complaint
-    from {{ ref('int_aftersales_events') }}
-    where event_type in ('return_requested', 'complaint')
-      and order_id is not null
-    group by order_id, product_id
-),
-
-order_lines as (
-    select
-        order_id,
-        product_id,
-        max(customer_id) as customer_id,
-        max(category) as category,
-        cast(sum(quantity) as bigint) as units
-    from sold_lines
-    group by order_id, product_id
-),
-
--- one row per order and product, flagged by events about the product or the whole order
-order_product as (
-    select
-        l.order_id,
-        l.product_id,
-        l.customer_id,
-        l.category,
-        l.units,
-        greatest(coalesce(by_product.was_returned, 0), coalesce(by_order.was_returned, 0))
-            as was_returned,
-        greatest(coalesce(by_product.had_complaint, 0), coalesce(by_order.had_complaint, 0))
-            as had_complaint
-    from order_lines as l
-    left join problem_flags as by_product
-        on by_product.order_id = l.order_id
-        and by_product.product_id = l.product_id
-    left join problem_flags as by_order
-        on by_order.order_id = l.order_id
-        and by_order.product_id is null
-),
-
-order_category as (
-    select
-        order_id,
-        category,
-        max(customer_id) as customer_id,
+        quality_level,
+        coalesce(product_id, category) as item,
+        -- guests' orders count, guests themselves do not (one row for all of them)
+        count(case when customer_id is not null and orders > 0 then 1 end) as buyers,
+        cast(sum(orders) as bigint) as orders,
         cast(sum(units) as bigint) as units,
-        max(was_returned) as was_returned,
-        max(had_complaint) as had_complaint
-    from order_product
-    group by order_id, category
+        cast(sum(returned_orders) as bigint) as returned_orders,
+        cast(sum(complained_orders) as bigint) as complained_orders,
+        cast(sum(is_first_buyer) as bigint) as first_buyers,
+        cast(sum(first_matured_{{ window }}d) as bigint) as first_buyers_matured_{{ window }}d,
+        cast(sum(first_repurchased_{{ window }}d) as bigint) as first_buyers_repurchased_{{ window }}d
+    from {{ ref('int_customer_product_sales') }}
+    group by quality_level, coalesce(product_id, category)
+    -- a product or category is listed when it was sold (first occasions are sold orders too)
+    having sum(orders) > 0
 ),
 
 ratings as (
@@ -86,80 +39,27 @@ ratings as (
       and e.rating between 1 and 5
 ),
 
--- what each customer's first purchase occasion contained, with the 90-day repurchase outcome
-first_occasion_products as (
-    select distinct
-        c.customer_id,
-        i.product_id,
-        coalesce(p.category, 'uncategorized') as category,
-        case when {{ is_matured('c.first_occasion_date', 90) }} then 1 else 0 end as is_matured,
-        case
-            when {{ is_matured('c.first_occasion_date', 90) }}
-                and {{ repurchased_within('c.days_to_second_occasion', 90) }}
-            then 1 else 0
-        end as has_repurchased
-    from {{ ref('int_customer_purchases') }} as c
-    inner join {{ ref('int_order_lines') }} as i
-        on i.customer_id = c.customer_id
-        and i.order_date = c.first_occasion_date
-        and i.is_valid_purchase
-    left join {{ ref('stg_shop__products') }} as p on p.product_id = i.product_id
-),
-
 {%- for level, key in [('product', 'product_id'), ('category', 'category')] %}
 
-{{ level }}_sales as (
-    select
-        {{ key }},
-        count(distinct customer_id) as buyers,
-        -- order_{{ level }} has one row per order and {{ level }}
-        count(*) as orders,
-        cast(sum(units) as bigint) as units,
-        cast(sum(was_returned) as bigint) as returned_orders,
-        cast(sum(had_complaint) as bigint) as complained_orders
-    from order_{{ level }}
-    group by {{ key }}
-),
-
 {{ level }}_ratings as (
-    select {{ key }}, count(*) as reviews, avg(rating) as avg_rating
+    select {{ key }} as item, count(*) as reviews, avg(rating) as avg_rating
     from ratings
-    group by {{ key }}
-),
-
-{{ level }}_first_buyers as (
-    select
-        {{ key }},
-        count(distinct customer_id) as first_buyers,
-        count(distinct case when is_matured = 1 then customer_id end) as first_buyers_matured_90d,
-        count(distinct case when has_repurchased = 1 then customer_id end)
-            as first_buyers_repurchased_90d
-    from first_occasion_products
     group by {{ key }}
 ),
 {%- endfor %}
 
-product_names as (
-    select
-        l.product_id,
-        max(l.category) as category,
-        max(l.product_name) as product_name
-    from sold_lines as l
-    group by l.product_id
-),
-
 unioned as (
-    {%- for level, key in [('product', 'product_id'), ('category', 'category')] %}
+    {%- for level in ['product', 'category'] %}
     select
-        '{{ level }}' as quality_level,
+        s.quality_level,
         {% if level == 'product' -%}
-        s.product_id,
-        n.product_name,
-        n.category,
+        s.item as product_id,
+        p.product_name,
+        coalesce(p.category, 'uncategorized') as category,
         {%- else -%}
         cast(null as {{ dbt.type_string() }}) as product_id,
         cast(null as {{ dbt.type_string() }}) as product_name,
-        s.category,
+        s.item as category,
         {%- endif %}
         s.buyers,
         s.orders,
@@ -168,15 +68,15 @@ unioned as (
         s.complained_orders,
         coalesce(r.reviews, 0) as reviews,
         r.avg_rating,
-        coalesce(f.first_buyers, 0) as first_buyers,
-        coalesce(f.first_buyers_matured_90d, 0) as first_buyers_matured_90d,
-        coalesce(f.first_buyers_repurchased_90d, 0) as first_buyers_repurchased_90d
-    from {{ level }}_sales as s
+        s.first_buyers,
+        s.first_buyers_matured_{{ window }}d,
+        s.first_buyers_repurchased_{{ window }}d
+    from sales as s
     {%- if level == 'product' %}
-    inner join product_names as n on n.product_id = s.product_id
+    left join {{ ref('stg_shop__products') }} as p on p.product_id = s.item
     {%- endif %}
-    left join {{ level }}_ratings as r on r.{{ key }} = s.{{ key }}
-    left join {{ level }}_first_buyers as f on f.{{ key }} = s.{{ key }}
+    left join {{ level }}_ratings as r on r.item = s.item
+    where s.quality_level = '{{ level }}'
     {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 )
@@ -196,8 +96,8 @@ select
     reviews,
     avg_rating,
     first_buyers,
-    first_buyers_matured_90d,
-    first_buyers_repurchased_90d,
-    {{ share('first_buyers_repurchased_90d', 'first_buyers_matured_90d') }}
-        as first_buyer_repurchase_rate_90d
+    first_buyers_matured_{{ window }}d,
+    first_buyers_repurchased_{{ window }}d,
+    {{ share('first_buyers_repurchased_' ~ window ~ 'd', 'first_buyers_matured_' ~ window ~ 'd') }}
+        as first_buyer_repurchase_rate_{{ window }}d
 from unioned
