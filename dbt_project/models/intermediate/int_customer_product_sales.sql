@@ -1,6 +1,6 @@
 -- What product_quality adds up, per customer: one row per level ('product' or 'category'),
 -- customer (null = all guests together) and product or category the customer bought in a sold
--- order (placed, not cancelled, not test), or in the first purchase occasion. Counts are over the
+-- order (placed, not cancelled, not test; the first occasion's orders are among them). Counts are over the
 -- customer's sold orders; the first-buyer flags are 0/1. A return or complaint marks an order's
 -- line when it is about the order (int_aftersales_events.order_id) and names the line's product or
 -- no product. Empty without order items.

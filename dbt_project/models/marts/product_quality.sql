@@ -12,8 +12,9 @@ with sales as (
     select
         quality_level,
         coalesce(product_id, category) as item,
-        -- guests' orders count, guests themselves do not (one row for all of them)
-        count(case when customer_id is not null and orders > 0 then 1 end) as buyers,
+        -- every row has sold orders; guests' orders count, guests themselves do not (one row
+        -- for all of them)
+        count(customer_id) as buyers,
         cast(sum(orders) as bigint) as orders,
         cast(sum(units) as bigint) as units,
         cast(sum(returned_orders) as bigint) as returned_orders,
@@ -23,8 +24,6 @@ with sales as (
         cast(sum(first_repurchased_{{ window }}d) as bigint) as first_buyers_repurchased_{{ window }}d
     from {{ ref('int_customer_product_sales') }}
     group by quality_level, coalesce(product_id, category)
-    -- a product or category is listed when it was sold (first occasions are sold orders too)
-    having sum(orders) > 0
 ),
 
 ratings as (
