@@ -12,7 +12,6 @@ import fcntl
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Mapping
 from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
@@ -27,6 +26,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from retention_pipeline.dbt_cli import dbt_resource
 from retention_pipeline.dbt_parse import dbt_env, run_vars_env
 from retention_pipeline.partitions import as_of_from_partition, daily_asset_options
 from retention_pipeline.paths import DBT_PROJECT_DIR
@@ -294,16 +294,6 @@ def _end_process(process, timeout: float = 5.0) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=timeout)
-
-
-def dbt_resource(project: DbtProject) -> DbtCliResource:
-    # The dbt of this environment, even when its bin/ is not on PATH (cron, the UI's code server).
-    dbt_executable = Path(sys.executable).with_name("dbt")
-    return DbtCliResource(
-        project_dir=project,
-        profiles_dir=str(DBT_PROJECT_DIR),
-        dbt_executable=str(dbt_executable) if dbt_executable.exists() else "dbt",
-    )
 
 
 def _with_mart_reports(context: dg.AssetExecutionContext, events, settings: Settings):
