@@ -241,3 +241,45 @@ def test_product_quality_follows_new_returns_and_maturing_first_buyers(tmp_path)
     columns = "first_buyers, first_buyers_matured_90d, first_buyers_repurchased_90d"
     assert quality("p1", columns) == (2, 2, 1)
     assert quality("p2", columns) == (1, 0, 0)
+
+
+def test_price_tiers_follow_new_prices_and_products_leaving_a_category(tmp_path):
+    """int_occasion_price_tiers is recomputed for touched customers and for every buyer of a
+    category whose price quartiles moved, although none of their orders changed: a new cheaper
+    product in the category, then a product leaving it for another one. Each day must equal a
+    full refresh."""
+    days = _Days(tmp_path)
+    landing, incremental = days.landing, days.incremental
+
+    def day(as_of: dt.date) -> None:
+        assert days.build(as_of) == ("full" if as_of == DAY0 else "incremental")
+
+    def touched(model: str) -> set[str]:
+        return {c for (c,) in _rows(incremental, f"select customer_id from pipeline.{model}")}
+
+    def tiers() -> dict[str, int]:  # the tier of the occasions that bought p1 (a1's and a2's)
+        return dict(_rows(incremental, "select customer_id, price_tier from "
+                                       "intermediate.int_occasion_price_tiers where occasion_date "
+                                       "in ('2024-05-01', '2024-05-05') order by 1"))
+
+    _land_day0(landing)
+    write_csv(landing / "products" / "day0-grinder.csv", PRODUCTS,
+              ["p3,Grinder,coffee,20.00,2024-01-01T00:00:00Z"])
+    day(DAY0)
+    assert tiers() == {"a1": 1, "a2": 1}  # coffee: p1 10.00 (tier 1), p3 20.00 (tier 4)
+
+    # A cheaper coffee nobody bought: p1 is now the middle of three (tier 3).
+    write_csv(landing / "products" / "day1.csv", PRODUCTS,
+              ["p4,Espresso,coffee,5.00,2024-06-02T01:00:00Z"])
+    day(DAY1)
+    assert touched("touched_customers") == set()
+    assert touched("touched_price_tier_buyers") == {"a1", "a2"}
+    assert tiers() == {"a1": 3, "a2": 3}
+
+    # p3 (bought by nobody) leaves coffee for tea: p1 is the dearer of two coffees (tier 4). Its
+    # buyers are found through p3's old version; tea's buyers (p2: a1, a4) through the new one.
+    write_csv(landing / "products" / "day2.csv", PRODUCTS,
+              ["p3,Grinder,tea,20.00,2024-06-03T01:00:00Z"])
+    day(DAY2)
+    assert touched("touched_price_tier_buyers") == {"a1", "a2", "a4"}
+    assert tiers() == {"a1": 4, "a2": 4}

@@ -111,7 +111,7 @@
 {%- endmacro %}
 
 {#- `and <column> in (the touched <what>)` when recomputing touched keys, nothing otherwise.
-    what: 'orders' (order_id) or 'customers' (customer_id). -#}
+    what: 'orders' (order_id), 'customers' or 'price_tier_buyers' (customer_id). -#}
 {% macro only_recomputed(column, what) -%}
     {%- if recomputes_touched() %}
     and {{ column }} in (select {{ touched_column(what) }} from {{ ref('touched_' ~ what) }})
@@ -119,7 +119,7 @@
 {%- endmacro %}
 
 {% macro touched_column(what) -%}
-    {{- return({'orders': 'order_id', 'customers': 'customer_id'}[what]) -}}
+    {{- return({'orders': 'order_id', 'customers': 'customer_id', 'price_tier_buyers': 'customer_id'}[what]) -}}
 {%- endmacro %}
 
 {#- Pre-hook of an incremental intermediate model: the rows of its touched keys leave first, so a
@@ -151,18 +151,21 @@
 
 {#- Test scope of an incremental model that recomputes touched keys: in an incremental build
     (watermarks set) the rows of the keys it recomputed, `what` = 'customers', 'orders',
-    'orders_and_customers' (recomputed_orders) or 'product_buyers' (recomputed_product_buyers); in
-    a full build every row. A model's very first build inside an incremental run is then checked
+    'orders_and_customers' (recomputed_orders), 'product_buyers' (recomputed_product_buyers) or
+    'price_tier_buyers'; in a full build every row. A model's very first build inside an incremental run is then checked
     on those keys only, as unique_touched. -#}
 {% macro recomputed_scope(what) -%}
     {#- refs outside the watermark condition: dbt records a test's parents when parsing -#}
     {%- set orders = ref('touched_orders') if what in ('orders', 'orders_and_customers') else none -%}
     {%- set customers = ref('touched_customers') if what in ('customers', 'orders_and_customers') else none -%}
     {%- set buyers = ref('touched_product_buyers') if what == 'product_buyers' else none -%}
+    {%- set tier_buyers = ref('touched_price_tier_buyers') if what == 'price_tier_buyers' else none -%}
     {%- if not incremental_vars_set() -%}
     1 = 1
     {%- elif what == 'product_buyers' -%}
     {{ recomputed_product_buyers() }}
+    {%- elif what == 'price_tier_buyers' -%}
+    customer_id in (select customer_id from {{ tier_buyers }})
     {%- elif what == 'orders_and_customers' -%}
     {{ recomputed_orders() }}
     {%- elif what == 'orders' -%}

@@ -9,7 +9,7 @@ with ranked as (
 select
     product_id,
     name as product_name,
-    coalesce(nullif(trim(lower(category)), ''), 'uncategorized') as category,
+    {{ product_category('category') }} as category,
     price,
     launched_at,
     updated_at
