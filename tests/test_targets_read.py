@@ -13,9 +13,11 @@ import pytest
 from retention_pipeline.settings import Settings
 from retention_pipeline.targets.read import (
     TargetTableMissing,
+    distinct_count,
     iter_batches,
     list_tables,
     read_table,
+    row_count,
     table_exists,
 )
 from retention_pipeline.warehouse import connect, open_duckdb
@@ -67,6 +69,12 @@ def _assert_same_values(got: pa.Table, expected: pa.Table) -> None:
                 assert g[name] == e[name], name
 
 
+def _assert_counted_in_the_target(settings, table: str, column: str = "first_date") -> None:
+    """Rows and the distinct values of a date column (i % 30 of 2,500 rows: 30 days)."""
+    assert row_count(settings, "marts", table) == ROWS
+    assert distinct_count(settings, "marts", table, column) == 30
+
+
 def test_duckdb_reads_the_warehouse_in_bounded_batches(tmp_path):
     settings = _settings("duckdb", tmp_path)
     with connect(settings.warehouse) as con:
@@ -86,6 +94,9 @@ def test_duckdb_reads_the_warehouse_in_bounded_batches(tmp_path):
 
     empty = read_table(settings, "marts", "empty_mart")
     assert empty.num_rows == 0 and empty.schema.field("a").type == pa.int32()
+    _assert_counted_in_the_target(settings, "dim_customers")
+    assert distinct_count(settings, "marts", "empty_mart", "a") == 0
+    assert distinct_count(settings, "marts", "no_such_mart", "a") is None
 
 
 def test_a_missing_table_names_the_target(tmp_path):
@@ -120,6 +131,7 @@ def test_postgres_reads_in_batches_with_catalogue_types(tmp_path):
         got = read_table(settings, "marts", "dim_customers")
         batches = list(iter_batches(settings, "marts", "dim_customers", batch_rows=1_000))
         stamped = read_table(settings, "marts", "stamped")
+        _assert_counted_in_the_target(settings, "dim_customers")
 
     assert [b.num_rows for b in batches] == [1_000, 1_000, 500]
     types = {f.name: f.type for f in got.schema}
@@ -160,5 +172,7 @@ def test_spark_lake_folders_with_partitions_and_an_empty_table(tmp_path):
     log = read_table(settings, "marts", "contact_log")
     assert log.num_rows == ROWS
     assert log.schema.field("as_of_date").type == pa.date32()  # the partition folders' value
+    _assert_counted_in_the_target(settings, "contact_log", column="as_of_date")
+    assert distinct_count(settings, "marts", "empty_log", "as_of_date") == 0
     assert read_table(settings, "marts", "empty_log", ["customer_id"]).num_rows == 0
     assert list_tables(settings, "intermediate") == []

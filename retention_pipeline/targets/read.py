@@ -56,6 +56,16 @@ def iter_batches(
 
 def row_count(settings, schema: str, table: str) -> int | None:
     """Rows of the table in the dbt target, counted there (None when there is no such table)."""
+    return _count(settings, schema, table, "count(*)")
+
+
+def distinct_count(settings, schema: str, table: str, column: str) -> int | None:
+    """Distinct non-null values of `column`, counted in the target (None when there is no such
+    table): a history table of a million customers a day is never read into Python for it."""
+    return _count(settings, schema, table, f"count(distinct {quote(column)})")
+
+
+def _count(settings, schema: str, table: str, aggregate: str) -> int | None:
     if not table_exists(settings, schema, table):
         return None
     if settings.dbt_target == "spark":
@@ -63,8 +73,8 @@ def row_count(settings, schema: str, table: str) -> int | None:
         if relation is None:
             return 0
         with _in_memory(settings) as con:
-            return int(con.execute(f"select count(*) from {relation}").fetchone()[0])
-    count = f"select count(*) from {quote(schema)}.{quote(table)}"
+            return int(con.execute(f"select {aggregate} from {relation}").fetchone()[0])
+    count = f"select {aggregate} from {quote(schema)}.{quote(table)}"
     if settings.dbt_target == "postgres":
         with _postgres(settings) as pg:
             return int(pg.execute(count).fetchone()[0])
