@@ -125,6 +125,14 @@ class _Days:
         assert not problems, f"{as_of}: " + "\n".join(p[:2000] for p in problems)
         return modes[0]
 
+    def day(self, as_of: dt.date) -> None:
+        """build(), which must be a full build on DAY0 and an incremental one after it."""
+        assert self.build(as_of) == ("full" if as_of == DAY0 else "incremental")
+
+    def touched(self, model: str) -> set[str]:
+        """The customers of a touched set (schema pipeline) of the incremental side."""
+        return {c for (c,) in _rows(self.incremental, f"select customer_id from pipeline.{model}")}
+
 
 def test_moved_orders_recategorised_products_late_orders_and_deliveries(tmp_path):
     days = _Days(tmp_path)
@@ -208,13 +216,7 @@ def test_product_quality_follows_new_returns_and_maturing_first_buyers(tmp_path)
     complaint names, and the customers whose first occasion matured for the 90-day repurchase
     since the last build. Each day must equal a full refresh."""
     days = _Days(tmp_path)
-    landing, incremental = days.landing, days.incremental
-
-    def day(as_of: dt.date) -> None:
-        assert days.build(as_of) == ("full" if as_of == DAY0 else "incremental")
-
-    def touched(model: str) -> set[str]:
-        return {c for (c,) in _rows(incremental, f"select customer_id from pipeline.{model}")}
+    landing, incremental, day, touched = days.landing, days.incremental, days.day, days.touched
 
     def quality(product: str, columns: str) -> tuple:
         return _rows(incremental, f"select {columns} from marts.product_quality "
@@ -248,13 +250,7 @@ def test_price_tiers_follow_new_prices_and_products_leaving_a_category(tmp_path)
     product whose price tier moved, although none of their orders changed: a new cheaper product
     in the category, then another product leaving it. Each day must equal a full refresh."""
     days = _Days(tmp_path)
-    landing, incremental = days.landing, days.incremental
-
-    def day(as_of: dt.date) -> None:
-        assert days.build(as_of) == ("full" if as_of == DAY0 else "incremental")
-
-    def touched(model: str) -> set[str]:
-        return {c for (c,) in _rows(incremental, f"select customer_id from pipeline.{model}")}
+    landing, incremental, day, touched = days.landing, days.incremental, days.day, days.touched
 
     def tiers() -> dict[str, int]:  # the tier of the occasions that bought p1 (a1's and a2's)
         return dict(_rows(incremental, "select customer_id, price_tier from "
