@@ -1,6 +1,7 @@
 """The lines `retention run` prints, read from a real run's Dagster event log (operations/progress.py)."""
 
 import datetime as dt
+import threading
 
 import dagster as dg
 from dagster._core.instance.ref import InstanceRef
@@ -39,3 +40,24 @@ def test_a_steps_own_lines_are_printed_dbt_chatter_is_not(tmp_path):
     ]
     assert [line.split(" done")[0] for line in lines if line.startswith("✓")] \
         == ["✓ raw__things", "✓ dbt_models"]
+
+
+def test_quiet_dbt_drops_the_dbt_lines_not_the_progress_lines_printed_meanwhile(capsys):
+    """Without --verbose the dbt step drops dagster-dbt's echo of every dbt line. stdout is the
+    whole process's: a progress line printed by another thread while the next dbt event is read
+    (the step's ▶ line, as dbt starts at once) must still come out."""
+    from retention_pipeline.assets.dbt import _without_dbt_stdout
+
+    def dbt_events():
+        print("dbt says 1")  # dagster-dbt's echo, in the thread that reads the events
+        progress = threading.Thread(target=lambda: print("▶ dbt_models started"))
+        progress.start()
+        progress.join()
+        yield "first"
+        print("dbt says 2")
+        yield "second"
+
+    assert list(_without_dbt_stdout(dbt_events())) == ["first", "second"]
+    printed = capsys.readouterr().out
+    assert "▶ dbt_models started" in printed
+    assert "dbt says" not in printed

@@ -9,9 +9,12 @@ incremental when they can be (build_state.py); `full_refresh: true` in the dbt s
 
 import dataclasses
 import fcntl
+import io
 import os
 import shutil
 import subprocess
+import sys
+import threading
 from collections.abc import Mapping
 from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
@@ -273,16 +276,33 @@ QUIET_DBT_TAG = "retention/quiet_dbt"
 
 def _without_dbt_stdout(events):
     """dagster-dbt echoes every dbt log line to stdout while streaming; drop those lines, only
-    while the next event is being read (so nothing else's output is touched)."""
+    while the next event is being read, and only this thread's: sys.stdout is the whole
+    process's, and the progress lines (another thread) must still print meanwhile."""
     iterator = iter(events)
-    with open(os.devnull, "w") as sink:
-        while True:
-            with redirect_stdout(sink):
-                try:
-                    event = next(iterator)
-                except StopIteration:
-                    return
-            yield event
+    sink = _OtherThreadsOnly(sys.stdout, threading.get_ident())
+    while True:
+        with redirect_stdout(sink):
+            try:
+                event = next(iterator)
+            except StopIteration:
+                return
+        yield event
+
+
+class _OtherThreadsOnly(io.TextIOBase):
+    """A stdout that passes on what every thread but one writes."""
+
+    def __init__(self, target, muted_thread: int):
+        self._target = target
+        self._muted = muted_thread
+
+    def write(self, text: str) -> int:
+        if threading.get_ident() == self._muted:
+            return len(text)
+        return self._target.write(text)
+
+    def flush(self) -> None:
+        self._target.flush()
 
 
 def _end_process(process, timeout: float = 5.0) -> None:
