@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -193,17 +194,18 @@ def run_pipeline(settings: Settings, echo: Callable[[str], None] | None = None,
             tags = {**me.as_tags(), **({} if settings.verbose else {QUIET_DBT_TAG: "true"})}
             progress = ProgressPrinter(ref, run_id, say).start() if echo else None
             try:
-                result = job.execute_in_process(
-                    partition_key=as_of.isoformat(),
-                    instance=instance,
-                    raise_on_error=False,
-                    run_id=run_id,
-                    tags=tags,
-                    run_config={
-                        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
-                        **dbt_run_config(full_refresh),
-                    },
-                )
+                with _dagster_logger_off_the_root_handlers():
+                    result = job.execute_in_process(
+                        partition_key=as_of.isoformat(),
+                        instance=instance,
+                        raise_on_error=False,
+                        run_id=run_id,
+                        tags=tags,
+                        run_config={
+                            "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+                            **dbt_run_config(full_refresh),
+                        },
+                    )
             finally:
                 if progress is not None:
                     progress.stop()
@@ -211,6 +213,20 @@ def run_pipeline(settings: Settings, echo: Callable[[str], None] | None = None,
         finally:
             lock.release()
     return _outcome(result, as_of.isoformat())
+
+
+@contextmanager
+def _dagster_logger_off_the_root_handlers():
+    """Dagster's Python logger (dagster-dbt's "Running dbt command" and the like) reaches the
+    event log through its own handler; importing dbt runs `logging.basicConfig()` (its snowplow
+    tracker), so it would also reach a root handler printing every INFO record to stderr. The run's
+    console logger prints what a user needs."""
+    logger = dg.get_dagster_logger()
+    propagate, logger.propagate = logger.propagate, False
+    try:
+        yield
+    finally:
+        logger.propagate = propagate
 
 
 def dbt_run_config(full_refresh: bool) -> dict:

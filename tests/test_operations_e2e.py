@@ -118,11 +118,27 @@ def assert_same_marts(got: dict, expected: dict) -> None:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory, landing):
+def reference_run(tmp_path_factory, landing):
     root = tmp_path_factory.mktemp("ops_reference")
     run = Run(root, landing)
     assert run.wait() == 0, run.output[-4000:]
+    return root, run
+
+
+@pytest.fixture(scope="module")
+def reference(reference_run):
+    root, _run = reference_run
     return marts(root / "w.duckdb")
+
+
+def test_a_quiet_run_prints_its_steps_and_no_log_records(reference_run):
+    """Without --verbose: a line per step, no dbt line and no Python log record (importing dbt
+    gives the root logger a stderr handler, which printed Dagster's own INFO records)."""
+    _root, run = reference_run
+    assert any(re.search(r"▶ dbt_models started", line) for line in run.lines), run.output
+    records = [line for line in run.lines if re.match(r"(DEBUG|INFO|WARNING):", line)]
+    assert not records, "\n".join(records[:10])
+    assert not [line for line in run.lines if "Running dbt command" in line]
 
 
 def _instance(root: Path):

@@ -1,13 +1,14 @@
 """The lines `retention run` prints, read from a real run's Dagster event log (operations/progress.py)."""
 
 import datetime as dt
+import logging
 import threading
 
 import dagster as dg
 from dagster._core.instance.ref import InstanceRef
 
 from retention_pipeline.operations.progress import ProgressPrinter
-from retention_pipeline.runner import prepare_environment
+from retention_pipeline.runner import _dagster_logger_off_the_root_handlers, prepare_environment
 from retention_pipeline.settings import load_settings
 
 
@@ -61,3 +62,33 @@ def test_quiet_dbt_drops_the_dbt_lines_not_the_progress_lines_printed_meanwhile(
     printed = capsys.readouterr().out
     assert "▶ dbt_models started" in printed
     assert "dbt says" not in printed
+
+
+@dg.asset
+def chatty() -> None:
+    dg.get_dagster_logger().info("Running dbt command: `dbt build`")  # how dagster-dbt logs
+
+
+class _Kept(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+def test_during_a_run_dagster_log_records_reach_the_event_log_not_the_root_handlers():
+    """Importing dbt calls logging.basicConfig(): a root handler printing INFO records to stderr.
+    A run keeps Dagster's Python logger off it (the records still reach the event log)."""
+    root = _Kept()
+    logging.root.addHandler(root)
+    try:
+        with dg.DagsterInstance.ephemeral() as instance, _dagster_logger_off_the_root_handlers():
+            run_id = dg.materialize([chatty], instance=instance).run_id
+            logged = [entry.user_message for entry in instance.all_logs(run_id)]
+    finally:
+        logging.root.removeHandler(root)
+    assert any("Running dbt command" in message for message in logged)
+    assert not [message for message in root.messages if "Running dbt command" in message]
+    assert dg.get_dagster_logger().propagate, "the logger is as it was after the run"
