@@ -23,6 +23,8 @@ NOT_PORTABLE = {
     r"\btry_cast\b": "text_to_double()",
     r"\b(strftime|strptime|date_diff|date_part|epoch|count_if|list_agg)\s*\(": "dbt.* macros",
     r"\bexclude\s*\(": "the columns by name",
+    # round() of a double: halves to even on PostgreSQL, away from zero on DuckDB
+    r"\bround\s*\(": "round_days() (or round a numeric cast)",
 }
 
 

@@ -92,3 +92,9 @@
 {% macro default__type_double() -%}double precision{%- endmacro %}
 
 {% macro spark__type_double() -%}double{%- endmacro %}
+
+{#- A number of days rounded to whole days, a half up (32.5 -> 33) on every engine: round() of a
+    double rounds a half to even on PostgreSQL (32.5 -> 32) and away from zero on DuckDB. -#}
+{% macro round_days(days) -%}
+    cast(floor(({{ days }}) + 0.5) as integer)
+{%- endmacro %}

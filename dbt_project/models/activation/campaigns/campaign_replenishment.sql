@@ -15,7 +15,7 @@ with last_purchase as (
 ),
 
 cycles as (
-    select category, cast(round(cycle_days) as integer) as cycle_days
+    select category, {{ round_days("cycle_days") }} as cycle_days
     from {{ ref('replenishment_cycles') }}
     where cycle_days >= 1
 ),
