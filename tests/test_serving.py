@@ -95,6 +95,72 @@ def test_serve_personal_data_keeps_the_columns(tmp_path):
                            ).fetchone() == (51, 51)
 
 
+def _orders_warehouse(warehouse: Path) -> None:
+    """Three marts: orders (1,000 rows, one of them twice), small, gone."""
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema marts")
+        con.execute("create table marts.orders as select i as order_id, 'c' || (i % 97) as "
+                    "customer_id, i * 1.25 as amount, case when i % 5 = 0 then 'gift' end as note "
+                    "from range(999) t(i)")
+        con.execute("insert into marts.orders select * from marts.orders where order_id = 7")
+        con.execute("create table marts.small as select 1 as k union all select 2 union all select 3")
+        con.execute("create table marts.gone as select 'x' as v union all select 'y'")
+
+
+def _served_equals_warehouse(warehouse: Path, serving: Path) -> set[str]:
+    """The served tables (each equal to the warehouse's, duplicates counted)."""
+    with duckdb.connect() as con:
+        con.execute(f"attach '{warehouse}' as w (read_only)")
+        con.execute(f"attach '{serving}' as s (read_only)")
+        names = {r[0] for r in con.execute(
+            "select table_name from information_schema.tables where table_catalog = 's'").fetchall()}
+        for name in names:
+            for a, b in (("w", "s"), ("s", "w")):
+                extra = con.execute(f"select count(*) from (select * from {a}.marts.{name} "
+                                    f"except all select * from {b}.marts.{name})").fetchone()[0]
+                assert extra == 0, f"{name}: {extra} rows of {a} not in {b}"
+    return names
+
+
+def test_duckdb_file_writes_only_the_rows_that_differ(tmp_path):
+    warehouse, serving = tmp_path / "w.duckdb", tmp_path / "serving.duckdb"
+    _orders_warehouse(warehouse)
+    assert _publish(warehouse, duckdb_file.publish_duckdb_file, serving)[1] == {
+        "orders": 1000, "small": 3, "gone": 2}
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("update marts.orders set amount = amount + 1 where order_id in (1, 2, 3, 4, 5)")
+        con.execute("delete from marts.orders where order_id in (10, 11, 12)")
+        con.execute("insert into marts.orders select i, 'new', 1.0, null from range(2000, 2004) t(i)")
+        con.execute("insert into marts.orders select * from marts.orders where order_id = 7 limit 1")
+        con.execute("drop table marts.gone")
+        con.execute("alter table marts.small add column label varchar")
+        con.execute("create table marts.added as select 42 as answer")
+    _, written = _publish(warehouse, duckdb_file.publish_duckdb_file, serving)
+    # 5 updated and 4 new rows, and order 7 three times (it was twice): deleted and inserted
+    assert written == {"orders": 5 + 4 + 3, "small": 3, "added": 1}
+    assert _served_equals_warehouse(warehouse, serving) == {"orders", "small", "added"}
+    assert _publish(warehouse, duckdb_file.publish_duckdb_file, serving)[1] == {
+        "orders": 0, "small": 0, "added": 0}
+
+
+def test_duckdb_file_written_anew_over_an_unreadable_or_newer_format_file(tmp_path):
+    warehouse, serving = tmp_path / "w.duckdb", tmp_path / "serving.duckdb"
+    _orders_warehouse(warehouse)
+    serving.write_bytes(b"not a database at all")
+    assert _publish(warehouse, duckdb_file.publish_duckdb_file, serving)[1]["orders"] == 1000
+    serving.unlink()
+    with duckdb.connect(str(serving)) as con:  # DuckDB 2.0's own storage: 1.x cannot read it
+        con.execute("create schema marts")
+        con.execute("create table marts.orders as select * from range(3)")
+    assert _publish(warehouse, duckdb_file.publish_duckdb_file, serving)[1]["orders"] == 1000
+    assert _served_equals_warehouse(warehouse, serving) == {"orders", "small", "gone"}
+    with duckdb.connect() as con:
+        con.execute(f"attach '{serving}' as s (read_only)")
+        assert con.execute("select tags['storage_version'] from duckdb_databases() "
+                           "where database_name = 's'").fetchone()[0].startswith("v1.0.0")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["serving.duckdb", "w.duckdb"]
+
+
 @pytest.fixture(scope="session")
 def duckdb1_python(pytestconfig, tmp_path_factory) -> Path:
     """A throwaway venv with DuckDB 1.x (what BI drivers embed), built once and cached (in a
@@ -126,6 +192,13 @@ def test_duckdb_file_opens_in_duckdb_1x(tmp_path, duckdb1_python):
     version, rest = out.split(" ", 1)
     assert version.startswith("1."), out
     assert rest.strip() == "(51, datetime.date(2026, 1, 2))"
+    # a day that changes a few rows: deleted and inserted in a copy of the file, still 1.x's
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("update marts.dim_customers set net_revenue = 0 where customer_id = 'c3'")
+    assert _publish(warehouse, duckdb_file.publish_duckdb_file, serving)[1]["dim_customers"] == 1
+    out = subprocess.run([str(duckdb1_python), "-c", script, str(serving)],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.split(" ", 1)[1].strip() == "(51, datetime.date(2026, 1, 2))"
 
 
 def test_sqlalchemy_duckdb_engine_reads_the_serving_file_read_only(tmp_path):
