@@ -190,7 +190,14 @@ def _after_predictions(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     """Phase 2: a plain build of the selection. No build-state plan: its incremental models
     replace their own day (`full_refresh: false`) and the rest are tables, so a failure here
     never touches phase 1's incremental state."""
+    from retention_pipeline.serving.days import record_history_build
+    from retention_pipeline.warehouse import connect
+
     as_of = as_of_from_partition(context.partition_key)
+    # Before dbt writes the day's history rows: the serving copy compares the days built since
+    # its last publish (serving/days.py), so a failed build's day is compared too.
+    with connect(settings.warehouse, settings=settings) as con:
+        record_history_build(con, as_of)
     # Through the environment, as in phase 1: dbt reuses the saved parse (dbt_parse.py).
     os.environ.update(run_vars_env(settings.dbt_vars(as_of)))
     invocation = dbt.cli(["build"], context=context)

@@ -34,12 +34,14 @@ def build_serving_assets(
     settings: Settings, partitions: dg.PartitionsDefinition, upstream: list[dg.AssetKey]
 ) -> list[dg.AssetsDefinition]:
     from retention_pipeline.serving import duckdb_file, parquet, postgres
+    from retention_pipeline.serving.days import history_days
 
     assets = [_asset(
         settings, partitions, upstream, DUCKDB_FILE_KEY, duckdb_file.TARGET, "duckdb",
         f"DuckDB serving file `{settings.serving}` for BI tools: every mart, moved over the old "
         "file atomically, readable by DuckDB 1.x.",
-        lambda con, marts, log: duckdb_file.publish_duckdb_file(con, marts, settings.serving),
+        lambda con, marts, log, as_of: duckdb_file.publish_duckdb_file(
+            con, marts, settings.serving, history_days(settings.warehouse, duckdb_file.TARGET, as_of)),
         lambda names: duckdb_file.duckdb_file_counts(settings.serving, settings),
     )]
     if settings.serving_postgres_url:
@@ -48,7 +50,7 @@ def build_serving_assets(
             settings, partitions, upstream, POSTGRES_KEY, postgres.TARGET, "postgres",
             f"PostgreSQL schema `marts` at {postgres.endpoint(url)}: loaded into a fresh schema "
             f"and swapped in one transaction; read-only role `{settings.serving_postgres_reader_role}`.",
-            lambda con, marts, log: postgres.publish_postgres(
+            lambda con, marts, log, _as_of: postgres.publish_postgres(
                 con, marts, url, settings.serving_postgres_reader_role,
                 settings.serving_postgres_swap_timeout, log),
             lambda names: postgres.postgres_counts(url, names),
@@ -58,7 +60,7 @@ def build_serving_assets(
         assets.append(_asset(
             settings, partitions, upstream, PARQUET_KEY, parquet.TARGET, "parquet",
             f"Parquet serving files `{folder}/<mart>.parquet`, each replaced atomically.",
-            lambda con, marts, log: parquet.publish_parquet(con, marts, folder),
+            lambda con, marts, log, _as_of: parquet.publish_parquet(con, marts, folder),
             lambda names: parquet.parquet_counts(folder, names),
         ))
     return assets
@@ -87,7 +89,7 @@ def _asset(settings, partitions, upstream, key, target, kind, description,
         personal = default_personal_columns()
         with marts_reader(settings) as con:
             marts = served_marts(con, personal, settings.serve_personal_data)
-            written = publish(con, marts, context.log.warning)
+            written = publish(con, marts, context.log.warning, as_of)
         published_at = dt.datetime.now(dt.UTC)
         record_publish(settings.warehouse, target, as_of, published_at, marts)
         expected = {m.name: m.rows for m in marts}

@@ -8,7 +8,8 @@ A day changes a small part of the big marts (fct_orders: the orders of the custo
 day; the history tables: that day's rows), and writing a table is what costs (fct_orders at a
 million customers: 10 M rows, ~10 s). So the new file starts as a copy of the published one, and
 each table keeps its rows: only the rows whose content differs from the warehouse's are deleted
-and inserted. A row is compared by a 64-bit hash of all its served columns, counted, so duplicate
+and inserted. In a history table only some days are compared (days.py): the rest are as the last
+publish left them. A row is compared by a 64-bit hash of all its served columns, counted, so duplicate
 rows are kept as often as the warehouse has them. Whatever the old file holds (an older day, a
 failed run's day, another version's tables), the new one holds what the warehouse holds: a table
 whose columns differ, or of which most rows differ, is written anew, tables no longer served are
@@ -23,8 +24,9 @@ from pathlib import Path
 
 import duckdb
 
+from retention_pipeline.serving.days import HistoryDays
 from retention_pipeline.serving.files import remove_stale_temps, replace_atomically, temp_path
-from retention_pipeline.serving.tables import SCHEMA, Mart, quote, sql_path
+from retention_pipeline.serving.tables import SCHEMA, WAREHOUSE, Mart, quote, sql_path
 from retention_pipeline.warehouse import open_duckdb
 
 STORAGE_VERSION = "v1.0.0"
@@ -34,13 +36,16 @@ SERVED = "s"
 # and inserting them.
 REWRITE_SHARE = 0.5
 CHANGED = "_serving_changed_rows"
+DAY_COLUMN = "as_of_date"
 
 
 def publish_duckdb_file(
-    con: duckdb.DuckDBPyConnection, marts: list[Mart], path: Path
+    con: duckdb.DuckDBPyConnection, marts: list[Mart], path: Path,
+    history: HistoryDays | None = None,
 ) -> dict[str, int]:
     """Write `marts` (from the warehouse attached to `con`) into `path`, atomically; returns the
-    rows written per table (0: the table was already as the warehouse has it)."""
+    rows written per table (0: the table was already as the warehouse has it). With `history`,
+    its tables are compared on its days and on the days whose row counts differ only."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(path)
@@ -52,7 +57,8 @@ def publish_duckdb_file(
         served = _served_columns(con)
         for stale in sorted(set(served) - {mart.name for mart in marts}):
             con.execute(f"DROP TABLE {SERVED}.{SCHEMA}.{quote(stale)}")
-        written = {mart.name: _publish_table(con, mart, served.get(mart.name)) for mart in marts}
+        written = {mart.name: _publish_table(con, mart, served.get(mart.name), history)
+                   for mart in marts}
         con.execute(f"CHECKPOINT {SERVED}")
     except BaseException:
         con.execute(f"DETACH {SERVED}")
@@ -98,18 +104,60 @@ def _served_columns(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[tuple[str
     return {table: tuple(kept) for table, kept in columns.items()}
 
 
-def _publish_table(con, mart: Mart, served_columns: tuple | None) -> int:
-    """The served table made equal to the warehouse's; returns the rows written."""
+def _day_filter(con, mart: Mart, history: HistoryDays | None) -> str | None:
+    """For a history table (served with the same columns): a SQL condition on its day column,
+    the given days and those whose row counts differ; None: compare every row."""
+    if history is None or history.days is None or mart.name not in history.columns:
+        return None
+    column = history.columns[mart.name]
+    table = f"{SERVED}.{SCHEMA}.{quote(mart.name)}"
+    day = quote(column)
+    counted = con.execute(f"""
+        SELECT d FROM (SELECT {day} AS d, count(*) AS n FROM {WAREHOUSE}.{SCHEMA}.{quote(mart.name)}
+                       GROUP BY d) AS w
+        FULL OUTER JOIN (SELECT {day} AS d, count(*) AS n FROM {table} GROUP BY d) AS s USING (d)
+        WHERE w.n IS DISTINCT FROM s.n""").fetchall()
+    if any(d is None for (d,) in counted):
+        return None  # rows without a day changed: compare them all
+    days = sorted({*history.days, *(d for (d,) in counted)})
+    # Literal dates: the scans skip the row groups of other days (min/max per row group).
+    return f"{day} IN ({', '.join(f'DATE {d.isoformat()!r}' for d in days)})" if days else "false"
+
+
+def _other_days_only(con, mart: Mart, table: str) -> bool:
+    """A table of one day's rows (dim_customers' predictions, the candidates, the segment
+    members): when the served copy holds only other days, no row can be kept, and comparing
+    them is wasted."""
+    if DAY_COLUMN not in {name for name, _ in mart.columns}:
+        return False
+    ranges = [con.execute(f"SELECT min({quote(DAY_COLUMN)}), max({quote(DAY_COLUMN)}) FROM {source}")
+              .fetchone() for source in (f"({mart.select_sql()})", table)]
+    (first_w, last_w), (first_s, last_s) = ranges
+    return None not in (first_w, first_s) and (last_w < first_s or last_s < first_w)
+
+
+def _publish_table(con, mart: Mart, served_columns: tuple | None,
+                   history: HistoryDays | None) -> int:
+    """The served table made equal to the warehouse's (a history table on some days only);
+    returns the rows written."""
     table = f"{SERVED}.{SCHEMA}.{quote(mart.name)}"
     if served_columns != mart.columns:
         con.execute(f"CREATE OR REPLACE TABLE {table} AS {mart.select_sql()}")
         return mart.rows
+    days = _day_filter(con, mart, history)
+    if days is None and _other_days_only(con, mart, table):
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS {mart.select_sql()}")
+        return mart.rows
     row_hash = f"hash({mart.column_list})"
+    where = f"WHERE {days}" if days else ""
+    also = f"AND {days}" if days else ""
     # Hashes whose count differs: rows to take out of the served table and to put in again.
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {CHANGED} AS
-        SELECT h FROM (SELECT {row_hash} AS h, count(*) AS n FROM ({mart.select_sql()}) GROUP BY h) AS w
-        FULL OUTER JOIN (SELECT {row_hash} AS h, count(*) AS n FROM {table} GROUP BY h) AS s
+        SELECT h FROM (SELECT {row_hash} AS h, count(*) AS n FROM ({mart.select_sql()}) {where}
+                       GROUP BY h) AS w
+        FULL OUTER JOIN (SELECT {row_hash} AS h, count(*) AS n FROM {table} {where}
+                         GROUP BY h) AS s
         USING (h)
         WHERE w.n IS DISTINCT FROM s.n""")
     changed = con.execute(f"SELECT count(*) FROM {CHANGED}").fetchone()[0]
@@ -118,10 +166,10 @@ def _publish_table(con, mart: Mart, served_columns: tuple | None) -> int:
     if changed > REWRITE_SHARE * max(mart.rows, 1):
         con.execute(f"CREATE OR REPLACE TABLE {table} AS {mart.select_sql()}")
         return mart.rows
-    con.execute(f"DELETE FROM {table} WHERE {row_hash} IN (SELECT h FROM {CHANGED})")
+    con.execute(f"DELETE FROM {table} WHERE {row_hash} IN (SELECT h FROM {CHANGED}) {also}")
     inserted = con.execute(
         f"INSERT INTO {table} SELECT * FROM ({mart.select_sql()}) "
-        f"WHERE {row_hash} IN (SELECT h FROM {CHANGED})"
+        f"WHERE {row_hash} IN (SELECT h FROM {CHANGED}) {also}"
     ).fetchone()[0]
     return int(inserted)
 
