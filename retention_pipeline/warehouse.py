@@ -11,6 +11,14 @@ import duckdb
 from retention_pipeline.files import make_private, private_mkdir
 
 
+def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    """Whether `schema.table` exists on this DuckDB connection (a table or a view)."""
+    return con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchone()[0] > 0
+
+
 @contextmanager
 def connect(
     path: Path, read_only: bool = False, settings=None

@@ -49,12 +49,11 @@ class Pulled:
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """`table` as schema.name."""
+    from retention_pipeline.warehouse import table_exists as exists
+
     schema, _, name = table.partition(".")
-    row = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, name],
-    ).fetchone()
-    return bool(row and row[0])
+    return exists(con, schema, name)
 
 
 def pull(con: duckdb.DuckDBPyConnection, frame: Frame, as_of: dt.date, max_rows: int) -> Pulled:

@@ -18,13 +18,6 @@ class PeriodRate:
     denominator: int
 
 
-def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, table],
-    ).fetchone()[0] > 0
-
-
 def row_count(con: duckdb.DuckDBPyConnection, table: str) -> int:
     return con.execute(f"select count(*) from marts.{table}").fetchone()[0]
 

@@ -8,6 +8,7 @@ import dagster as dg
 import duckdb
 
 from retention_pipeline.reports import charts, headlines
+from retention_pipeline.warehouse import table_exists
 
 REPORTED_MARTS = (
     "fct_orders",
@@ -28,7 +29,7 @@ RETENTION_MARTS = ("cohort_retention", "repurchase_by_cohort", "repurchase_by_pe
 def mart_metadata(con: duckdb.DuckDBPyConnection, model_name: str) -> dict[str, dg.MetadataValue]:
     """Dagster metadata for one mart of a built warehouse (read-only connection). Empty for a
     table that does not exist (e.g. dbt failed before building it)."""
-    if not headlines.table_exists(con, "marts", model_name):
+    if not table_exists(con, "marts", model_name):
         return {}
     metadata: dict[str, dg.MetadataValue] = {
         "row_count": dg.MetadataValue.int(headlines.row_count(con, model_name)),

@@ -77,23 +77,13 @@ def record_history_build(con, as_of: dt.date, now: dt.datetime | None = None) ->
 def days_to_compare(con, target: str, as_of: dt.date) -> frozenset[dt.date] | None:
     """The days built since the last publish to `target` (read on the warehouse's `con`), and
     `as_of`; None when no publish is on record (then every day is compared)."""
-    if not (_exists(con, "marts", "serving_log") and _exists(con, "pipeline", "history_builds")):
+    from retention_pipeline.serving.log import last_published_at
+    from retention_pipeline.warehouse import table_exists
+
+    last = last_published_at(con, target)
+    if last is None or not table_exists(con, *BUILDS_TABLE.split(".")):
         return None
-    last = con.execute(
-        "select max(published_at) from marts.serving_log where target = ?", [target]
-    ).fetchone()[0]
-    if last is None:
-        return None
-    if last.tzinfo is not None:
-        last = last.astimezone(dt.UTC).replace(tzinfo=None)
     built = con.execute(
         f"select distinct as_of_date from {BUILDS_TABLE} where started_at >= ?", [last]
     ).fetchall()
     return frozenset({as_of, *(day for (day,) in built)})
-
-
-def _exists(con, schema: str, table: str) -> bool:
-    return con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, table],
-    ).fetchone()[0] > 0

@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 from retention_pipeline.serving.tables import Mart
-from retention_pipeline.warehouse import connect
+from retention_pipeline.warehouse import connect, table_exists
 
 SERVING_LOG = "marts.serving_log"
 
@@ -39,11 +39,7 @@ def latest_publishes(warehouse: Path, as_of: dt.date) -> dict[str, tuple[int, in
     if not Path(warehouse).exists():
         return {}
     with connect(warehouse, read_only=True) as con:
-        exists = con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = 'marts' and table_name = 'serving_log'"
-        ).fetchone()[0]
-        if not exists:
+        if not table_exists(con, *SERVING_LOG.split(".")):
             return {}
         rows = con.execute(
             f"""
@@ -55,3 +51,14 @@ def latest_publishes(warehouse: Path, as_of: dt.date) -> dict[str, tuple[int, in
             [as_of, as_of],
         ).fetchall()
     return {target: (int(tables), int(total)) for target, tables, total in rows}
+
+
+def last_published_at(con, target: str) -> dt.datetime | None:
+    """When `target` was last published (naive UTC; on the warehouse's `con`), None if never."""
+    if not table_exists(con, *SERVING_LOG.split(".")):
+        return None
+    last = con.execute(
+        f"select max(published_at) from {SERVING_LOG} where target = ?", [target]).fetchone()[0]
+    if last is not None and last.tzinfo is not None:
+        last = last.astimezone(dt.UTC).replace(tzinfo=None)
+    return last
