@@ -246,6 +246,23 @@ def test_order_lines_are_judged_as_a_set_per_order(tmp_path):
     assert latest == [("O1", "P1", 1), ("O1", "P2", 4), ("O2", "P1", 3)]
 
 
+def test_order_lines_sent_by_two_files_of_one_batch_are_judged_against_each_other(tmp_path):
+    # A first load (raw empty) of two days' files at once: d2 re-sends O1's lines in another
+    # order (the same set: duplicate) and O2 with a changed quantity (a new set: loaded). Only
+    # the order's appearance in two files of the batch makes its lines worth comparing.
+    con = duckdb.connect()
+    root = tmp_path / "landing"
+    write(root / "customers.csv", CUSTOMERS, [])
+    write(root / "orders.csv", ORDERS, [])
+    write(root / "order_items" / "d1.csv", ITEMS, ["O1,P1,1,5", "O1,P2,2,3", "O2,P1,1,5"])
+    write(root / "order_items" / "d2.csv", ITEMS, ["O1,P2,2,3", "O1,P1,1,5", "O2,P1,3,5"])
+    stats = ingest(con, root, "order_items", DAY1)
+    assert (stats.rows_read, stats.rows_loaded, stats.rows_duplicate) == (6, 4, 2)
+    assert table(
+        con, "SELECT order_id, quantity FROM raw.order_items ORDER BY _source_file, 1, 2"
+    ) == [("O1", 1), ("O1", 2), ("O2", 1), ("O2", 3)]
+
+
 def test_events_exact_duplicates_against_raw_and_within_the_file(tmp_path):
     con = duckdb.connect()
     root = tmp_path / "landing"

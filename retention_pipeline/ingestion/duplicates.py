@@ -17,7 +17,10 @@ Only rows whose key may collide go through these rules ("suspects"; the rest are
 quarantined by the row rules, as they are). A first pass over the files reads the key columns
 alone (Parquet reads no other column) and hashes the keys: a key is suspect when its hash occurs
 more than once in the batch or occurs in raw (for order_items: the order, when one of its line
-keys repeats within a file, it is in more than one file of the batch, or raw has lines of it). A
+keys repeats within a file, it is in more than one file of the batch, or raw has lines of it).
+Repeats within the batch are found by sorting the hashes and comparing each with the one before:
+on a first load of 100 M events that costs half of counting per hash (a hash table of 100 M
+groups). A
 key whose hash is unique in the batch and absent from raw cannot be a duplicate or a conflict, so
 the rules above would load it; a hash collision only makes an innocent key suspect, which the
 exact rules then settle. So the outcome is the same as classifying every row, while the window
@@ -86,13 +89,14 @@ def suspects_table_sql(schema: EntitySchema, landed: str, raw_has_rows: bool) ->
     if schema.replaced_per:
         line = trimmed_text("line_id"), trimmed_text("product_id")
         line_h = f"hash({trimmed_text(schema.replaced_per)}, coalesce({line[0]}, {line[1]}))"
-        repeated = """
-            SELECT h FROM keys GROUP BY _file, _line_h, h HAVING count(*) > 1
-            UNION
-            SELECT h FROM keys GROUP BY h HAVING min(_file) <> max(_file)"""
+        # Sorted by order, file and line: a line key repeated within a file sits next to its
+        # repeat, and an order sent in two files has a neighbour from another file.
+        repeated = _repeated_sql(
+            ["h", "_file", "_line_h"], "(_file <> _before_file OR _line_h = _before_line_h)"
+        )
         selected = f"_file, {h} AS h, {line_h} AS _line_h{key_text}"
     else:
-        repeated = "SELECT h FROM keys GROUP BY h HAVING count(*) > 1"
+        repeated = _repeated_sql(["h"])
         selected = f"{h} AS h{key_text}"
     return f"""
         CREATE OR REPLACE TEMP TABLE {SUSPECTS_TABLE} AS
@@ -100,6 +104,18 @@ def suspects_table_sql(schema: EntitySchema, landed: str, raw_has_rows: bool) ->
         {repeated}
         {in_raw}
     """
+
+
+def _repeated_sql(order: list[str], also: str = "true") -> str:
+    """The hashes that repeat within the batch: equal to the hash of the row before them in
+    `order` (the first column is h) and meeting `also`, where `_before_<name>` is the previous
+    row's value of a column of `order` (leading underscore dropped)."""
+    before = ", ".join(f"lag({c}) OVER sorted AS _before_{c.lstrip('_')}" for c in order)
+    return f"""
+            SELECT DISTINCT h FROM (
+                SELECT {", ".join(order)}, {before} FROM keys
+                WINDOW sorted AS (ORDER BY {", ".join(order)})
+            ) WHERE h = _before_h AND {also}"""
 
 
 def suspect_sql(schema: EntitySchema) -> str:
