@@ -11,7 +11,9 @@ select
     event_id,
     lower(trim(event_type)) as event_type,
     occurred_at,
-    nullif(trim(customer_id), '') as customer_id,
+    -- ingestion stores ids trimmed, an empty one as null (the `id` columns of raw): taken as they
+    -- are, since trimming a hundred million ids cost each reader of this view 0.6 s
+    customer_id,
     properties
 from {{ source('raw', 'events') }}
 where occurred_at < {{ as_of_end_utc() }}

@@ -8,7 +8,7 @@
 -- announced to the customer (queued or held out on an earlier day) is left out, so a candidate is
 -- proposed while at least one of its products is new to the customer, with only those products.
 with new_products as (
-    select * from (
+    select *, {{ product_offer_json() }} as product_json from (
         select
             product_id,
             product_name,
@@ -37,9 +37,7 @@ offers as (
     select
         b.customer_id,
         n.product_id,
-        n.product_name,
-        n.category,
-        n.launch_date,
+        n.product_json,
         row_number() over (
             partition by b.customer_id order by n.launch_date desc, n.product_id
         ) as product_rank

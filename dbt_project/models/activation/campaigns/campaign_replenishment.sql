@@ -54,11 +54,12 @@ chosen as (
 product_to_reorder as (
     -- the biggest line of the category in that last purchase: the product the message shows
     select
-        p.customer_id, p.category, p.product_id, p.product_name,
+        p.customer_id, p.category, p.product_id, n.product_name,
         row_number() over (
             partition by p.customer_id, p.category order by p.line_amount desc, p.product_id
         ) as line_rank
     from {{ ref('activation_purchases') }} as p
+    left join {{ ref('stg_shop__products') }} as n on n.product_id = p.product_id
     join chosen as w
         on w.customer_id = p.customer_id
         and w.category = p.category

@@ -8,7 +8,7 @@
 -- id), and its dedupe key names them. A product already announced to the customer (queued or held
 -- out on an earlier day) is left out; no candidate when every product has been announced.
 with launching as (
-    select * from (
+    select *, {{ product_offer_json() }} as product_json from (
         select
             product_id,
             product_name,
@@ -37,9 +37,7 @@ offers as (
     select
         v.customer_id,
         l.product_id,
-        l.product_name,
-        l.category,
-        l.launch_date,
+        l.product_json,
         row_number() over (
             partition by v.customer_id
             order by case when o.category is null then 1 else 0 end, l.launch_date, l.product_id
