@@ -352,6 +352,16 @@ def test_dagster_materializes_the_day_and_a_failed_check_stops_the_next_days_log
         table = meta["exports/crm_files"]["candidates_by_campaign_and_state"].value
         assert "| birthday |" in table and "| queued | holdout | suppressed |" in table
         assert meta["exports/crm_files"]["queued_sends"].value > 0
+        with connect(shop.path) as con:
+            states = dict(con.execute("SELECT state, count(*) FROM marts.campaign_candidates "
+                                      "GROUP BY state").fetchall())
+            birthday = con.execute("SELECT count(*) FILTER (WHERE state = 'queued'), "
+                                   "count(*) FILTER (WHERE state = 'holdout'), "
+                                   "count(*) FILTER (WHERE state = 'suppressed') "
+                                   "FROM marts.campaign_candidates "
+                                   "WHERE campaign = 'birthday'").fetchone()
+        assert {s: meta["exports/crm_files"][s].value for s in states} == states
+        assert "| birthday | {} | {} | {} |".format(*birthday) in table
         assert (shop.folder / "exports" / "2026-03-10" / "manifest.json").exists()
         first_day = log_rows(shop)
 

@@ -12,8 +12,6 @@ build: dbt skips contact_log, and Dagster skips this asset, so nothing of the da
     exports/crm_files          <exports>/<as-of>/ campaigns, segments, manifest.json (here)
 """
 
-from collections import Counter
-
 import dagster as dg
 
 from retention_pipeline.partitions import as_of_from_partition, daily_asset_options
@@ -56,10 +54,8 @@ def _exports_asset(settings: Settings, partitions: dg.PartitionsDefinition):
         problems = exports.verify_manifest(written.folder)
         campaigns = {p.split("/")[1][:-4]: n for p, n in written.rows("campaigns/").items()}
         segments = {p.split("/")[1][:-4]: n for p, n in written.rows("segments/").items()}
-        decided = Counter(
-            (r["campaign"], r["state"]) for r in read_table(
-                settings, "marts", "campaign_candidates", ["campaign", "state"]).to_pylist()
-        )
+        decided = _decided(read_table(settings, "marts", "campaign_candidates",
+                                      ["campaign", "state"]))
         by_campaign = [[c, *(decided.get((c, s), 0) for s in STATES)]
                        for c in sorted({c for c, _ in decided})]
         return dg.MaterializeResult(
@@ -87,6 +83,14 @@ def _exports_asset(settings: Settings, partitions: dg.PartitionsDefinition):
         )
 
     return crm_files
+
+
+def _decided(candidates) -> dict[tuple[str, str], int]:
+    """{(campaign, state): candidates}, counted by Arrow: a million candidates as Python dicts
+    cost seconds."""
+    counted = candidates.group_by(["campaign", "state"]).aggregate([([], "count_all")])
+    return {(c, s): n for c, s, n in zip(*(counted[k].to_pylist() for k in (
+        "campaign", "state", "count_all")), strict=True)}
 
 
 def _table(header: list[str], rows) -> str:
