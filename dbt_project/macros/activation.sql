@@ -117,21 +117,23 @@
     plain aggregates (rank 1 always exists): two ordered text aggregates cost three times as much
     at a million customers. -#}
 {% macro product_offer_candidates(campaign, offers) -%}
-{%- set ranked = [] -%}
-{%- for column in ['product_id', 'product_json'] -%}
-    {%- do ranked.append(
-        'max(case when product_rank = 1 then ' ~ column ~ ' end)'
-        ~ " || coalesce(',' || max(case when product_rank = 2 then " ~ column ~ " end), '')"
-        ~ " || coalesce(',' || max(case when product_rank = 3 then " ~ column ~ " end), '')") -%}
-{%- endfor %}
 select
     customer_id,
     '{{ campaign }}' as campaign,
-    '{{ campaign }}:' || {{ ranked[0] }} as dedupe_key,
-    {{ json_object([('products', "('[' || " ~ ranked[1] ~ " || ']')")]) }} as context
+    '{{ campaign }}:' || {{ first_three_joined('product_id') }} as dedupe_key,
+    {{ json_object([('products', "('[' || " ~ first_three_joined('product_json') ~ " || ']')")]) }}
+        as context
 from {{ offers }}
 where product_rank <= 3
 group by customer_id
+{%- endmacro %}
+
+{#- Aggregate: `column` of product_rank 1, 2 and 3 joined by ',' (the ranks after the first may
+    be missing). -#}
+{% macro first_three_joined(column) -%}
+    max(case when product_rank = 1 then {{ column }} end)
+        || coalesce(',' || max(case when product_rank = 2 then {{ column }} end), '')
+        || coalesce(',' || max(case when product_rank = 3 then {{ column }} end), '')
 {%- endmacro %}
 
 {#- md5 of a text, its first 32 bits as a number in [0, 1): the stable draw of the control group and

@@ -168,4 +168,4 @@ def _concatenated(values: pa.Array) -> str:
     values = plain_array(values).cast(pa.large_string())
     offsets = np.frombuffer(values.buffers()[1], dtype=np.int64)[
         values.offset:values.offset + len(values) + 1]
-    return values.buffers()[2].to_pybytes()[offsets[0]:offsets[-1]].decode()
+    return values.buffers()[2][offsets[0]:offsets[-1]].to_pybytes().decode()
