@@ -29,6 +29,12 @@ def _isolated_settings_env(monkeypatch, tmp_path_factory):
     # the other's temp file) and queued in one Dagster home. Each test gets its own.
     _own_default_paths(monkeypatch, tmp_path_factory.mktemp("default_paths"))
     yield
+    # The pipeline hands dbt its settings through os.environ (RETENTION_DBT_TARGET, the
+    # warehouse ...), which monkeypatch does not undo. Left set, they would reach the next
+    # session fixture (set up before this isolation): a shared sample run on the Spark target.
+    for name in list(os.environ):
+        if name.startswith("RETENTION_"):
+            del os.environ[name]
 
 
 def _own_default_paths(patch: pytest.MonkeyPatch, folder) -> None:

@@ -251,6 +251,59 @@ def test_a_crash_while_writing_leaves_no_partial_day_and_the_old_day_intact(shop
     assert sorted(p.name for p in day.parent.iterdir()) == ["2026-03-10"]  # leftovers removed
 
 
+def first_contacts(shop: Shop) -> tuple[list[tuple], list[tuple]]:
+    """contact_log_keys as kept, and each key's first contact day computed from the whole log."""
+    with connect(shop.path, read_only=True) as con:
+        kept = con.execute("select customer_id, campaign, dedupe_key, first_on "
+                           "from pipeline.contact_log_keys order by all").fetchall()
+        computed = con.execute("select customer_id, campaign, dedupe_key, min(as_of_date) "
+                               "from marts.contact_log group by all order by all").fetchall()
+    return kept, computed
+
+
+def test_contact_log_keys_follow_the_log_through_new_days_reruns_and_backfills(shop):
+    settings = shop.settings(control_share=0.2)
+    days = [AS_OF + dt.timedelta(days=n) for n in range(3)]
+    for day in days:
+        run_day(shop.path, settings, day)
+        kept, computed = first_contacts(shop)
+        assert kept == computed
+    assert {row[3] for row in kept} == set(days)  # each day brought keys of its own
+    # the first day again, after every email consent was withdrawn: its email contacts go, and
+    # with them the keys first contacted then (a backfill: later days stay as they were)
+    with connect(shop.path) as con:
+        con.execute("update staging.stg_shop__customers set accepts_email = false")
+    later = [row for row in log_rows(shop) if row[0] > AS_OF]
+    run_day(shop.path, settings, AS_OF)
+    kept_after, computed_after = first_contacts(shop)
+    assert kept_after == computed_after
+    assert len(kept_after) < len(kept)
+    assert [row for row in log_rows(shop) if row[0] > AS_OF] == later
+    # and the next day builds on them
+    run_day(shop.path, settings, days[-1] + dt.timedelta(days=1))
+    assert first_contacts(shop)[0] == first_contacts(shop)[1]
+
+
+def test_a_failed_update_of_contact_log_keys_leaves_the_day_unlogged(shop):
+    settings = shop.settings()
+    run_day(shop.path, settings, AS_OF)
+    before = log_rows(shop)
+    with connect(shop.path) as con:  # the same keys, as a view the post-hook cannot write to
+        con.execute("drop table pipeline.contact_log_keys")
+        con.execute("create view pipeline.contact_log_keys as select customer_id, campaign, "
+                    "dedupe_key, min(as_of_date) as first_on from marts.contact_log group by all")
+    with pytest.raises(ActivationBuildError, match="contact_log"):
+        run_day(shop.path, settings, NEXT_DAY)
+    assert log_rows(shop) == before  # the log's day and the keys commit together, or neither
+    # dropped by hand, the keys are built again from the whole log by the next build
+    with connect(shop.path) as con:
+        con.execute("drop view pipeline.contact_log_keys")
+    run_day(shop.path, settings, NEXT_DAY)
+    kept, computed = first_contacts(shop)
+    assert kept == computed
+    assert logged(shop, NEXT_DAY) > 0  # so the failed build had a day to lose
+
+
 def test_a_campaign_turned_off_loses_its_file_on_rerun(shop):
     settings = shop.settings()
     run_day(shop.path, settings, AS_OF)

@@ -220,25 +220,107 @@ group by customer_id
         ("context", dbt.type_string())]) -}}
 {%- endmacro %}
 
-{#- The contact log of the days before the as-of date, as a subquery. campaign_candidates and its
-    checks read it by name, not by ref(): the log is built from the candidates (a ref would be a
-    cycle). Before the first contact_log build it is an empty relation of the same columns. -#}
-{% macro contact_log_before_as_of() -%}
-    {%- set existing = none -%}
-    {%- if execute -%}
-        {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.name == 'contact_log' -%}
-            {%- set existing = adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias) -%}
-            {%- if existing is not none -%}
-                (select {% for name, _ in contact_log_columns() %}{{ name }}{% if not loop.last %}, {% endif %}{% endfor %}
-                 from {{ existing }} where as_of_date < {{ act_day() }})
-            {%- else -%}
-                (select {% for name, type in contact_log_columns() %}cast(null as {{ type }}) as {{ name }}{% if not loop.last %}, {% endif %}{% endfor %}
-                 where 1 = 0)
-            {%- endif -%}
-        {%- endfor -%}
-    {%- else -%}
+{#- The contact log of the days before the as-of date, as a subquery; with `days`, only the last
+    `days` of them (the log is appended day by day, so a bounded read skips the older row groups).
+    campaign_candidates and its checks read it by name, not by ref(): the log is built from the
+    candidates (a ref would be a cycle). Before the first contact_log build it is an empty
+    relation of the same columns. -#}
+{% macro contact_log_before_as_of(days=none) -%}
+    {%- set existing = contact_log_relation('contact_log') -%}
+    {%- if not execute -%}
         (select 1 as as_of_date)
+    {%- elif existing is not none -%}
+        (select {% for name, _ in contact_log_columns() %}{{ name }}{% if not loop.last %}, {% endif %}{% endfor %}
+         from {{ existing }} where as_of_date < {{ act_day() }}
+         {%- if days is not none %} and as_of_date >= {{ act_day(-(days | int)) }}{% endif %})
+    {%- else -%}
+        (select {% for name, type in contact_log_columns() %}cast(null as {{ type }}) as {{ name }}{% if not loop.last %}, {% endif %}{% endfor %}
+         where 1 = 0)
     {%- endif -%}
+{%- endmacro %}
+
+{#- The contacts (queued or held out) of the days before the as-of date that `rule` can count:
+    'repeats', 'cooldowns' or 'caps', each bounded by its longest window (the log grows every
+    day; the rules that look at every earlier day read contact_log_keys instead). -#}
+{% macro contact_log_recent(rule) -%}
+    (select customer_id, campaign, category, dedupe_key, state, channel, as_of_date
+     from {{ contact_log_before_as_of(contact_log_lookback_days(rule)) }} as h
+     where state in ('queued', 'holdout'))
+{%- endmacro %}
+
+{#- The relation of the model `name` if it exists in the warehouse (none before its first build,
+    and at parse time). -#}
+{% macro contact_log_relation(name) -%}
+    {%- set found = [] -%}
+    {%- if execute -%}
+        {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.name == name -%}
+            {%- do found.append(adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias)) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{- return(found[0] if found else none) -}}
+{%- endmacro %}
+
+{#- Where contact_log_keys lives: beside the touched keys in `pipeline`, not in `marts` (it is the
+    log's bookkeeping, not a mart to serve or compare). -#}
+{% macro contact_log_keys_relation(contact_log) -%}
+    {{- return(contact_log.incorporate(path={'schema': 'pipeline', 'identifier': 'contact_log_keys'})) -}}
+{%- endmacro %}
+
+{#- The keys (customer_id, campaign, dedupe_key) contacted on any day before the as-of date, as a
+    subquery: from contact_log_keys (each key's first contact day, kept by contact_log's post-hook
+    in the log's own transaction) where it exists, else from the whole log. -#}
+{% macro contact_log_keys_before_as_of() -%}
+    {%- set keys = contact_log_relation('contact_log') -%}
+    {%- if keys is not none -%}
+        {%- set keys = contact_log_keys_relation(keys) -%}
+        {%- set keys = adapter.get_relation(database=keys.database, schema=keys.schema, identifier=keys.identifier) -%}
+    {%- endif -%}
+    {%- if keys is not none and target.type != 'spark' -%}
+        (select customer_id, campaign, dedupe_key from {{ keys }} where first_on < {{ act_day() }})
+    {%- else -%}
+        (select distinct customer_id, campaign, dedupe_key from {{ contact_log_before_as_of() }} as h)
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The products `campaign` (new_arrival or vip_early_access) already announced to a customer on an
+    earlier day, among those of the relation `offered` (column product_id), as a subquery of
+    distinct (customer_id, product_id). The keys are '<campaign>:<product_id>[,<product_id>...]'
+    with up to 3 products. -#}
+{% macro announced_products(campaign, offered) -%}
+    (select distinct customer_id, product_id
+     from (
+        {%- for part in [1, 2, 3] %}
+        select
+            customer_id,
+            {{ dbt.split_part("substr(dedupe_key, " ~ (campaign | length + 2) ~ ") || ',,'", "','", part) }} as product_id
+        from {{ contact_log_keys_before_as_of() }} as k
+        where campaign = '{{ campaign }}'
+        {%- if not loop.last %}
+        union all
+        {%- endif %}
+        {%- endfor %}
+     ) as named
+     where product_id in (select product_id from {{ offered }}))
+{%- endmacro %}
+
+{#- The longest look-back, in days, of the contact policy's windowed rules of the preset in force:
+    `what` = 'repeats' (campaign_repeat_days), 'cooldowns' (the seed's cooldown_days) or 'caps'
+    (the seed's window_days). A read of the log bounded by it sees every contact a rule counts. -#}
+{% macro contact_log_lookback_days(what) -%}
+    {%- set preset = act_text(run_var('contact_policy_preset', 'daily_use')) -%}
+    {%- if what == 'repeats' -%}
+        {%- set days = [0] -%}
+        {%- for value in campaign_repeat_days().values() %}{% do days.append(value | int) %}{% endfor -%}
+        {{- return(days | max) -}}
+    {%- elif not execute -%}
+        {{- return(0) -}}
+    {%- endif -%}
+    {%- set sql = {
+        'cooldowns': "select max(cooldown_days) from " ~ ref('contact_policy_campaigns') ~ " where preset = " ~ preset,
+        'caps': "select max(window_days) from " ~ ref('contact_policy_caps') ~ " where preset = " ~ preset,
+    }[what] -%}
+    {%- set value = run_query(sql).columns[0].values()[0] -%}
+    {{- return((value or 0) | int) -}}
 {%- endmacro %}
 
 {#- The campaigns' categories: fixed in code (a service message may skip marketing consent and
@@ -358,5 +440,42 @@ group by customer_id
     alter table {{ this }} drop if exists partition (as_of_date = '{{ run_var("as_of", run_started_at.strftime("%Y-%m-%d")) }}')
     {%- else -%}
     select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- contact_log's post-hooks: `contact_log_keys` holds each key (customer_id, campaign, dedupe_key)
+    with the first day it was contacted, so the rules that look at every earlier day (a message
+    sent once per key, the products already announced, a replenishment reminder already sent)
+    read one row per key instead of grouping the whole log every morning. Kept in the log's own
+    transaction (DuckDB, PostgreSQL): a crash leaves both or neither. A key whose first contact is
+    on or after the day just built is recomputed from the log's rows of those days; the others
+    cannot have changed. Created from the whole log when missing (a first build, or dropped by
+    hand after contacts were added to the log outside the pipeline). Spark keeps no such table:
+    the readers group the log there. -#}
+{% macro contact_log_keep_keys(step) -%}
+    {%- if target.type == 'spark' -%}
+    select 1
+    {%- else -%}
+    {%- set keys = contact_log_keys_relation(this) -%}
+    {%- if step == 'schema' -%}
+    create schema if not exists {{ keys.include(database=false, identifier=false) }}
+    {%- elif step == 'create' -%}
+    create table if not exists {{ keys }} as
+    select customer_id, campaign, dedupe_key, min(as_of_date) as first_on
+    from {{ this }}
+    group by customer_id, campaign, dedupe_key
+    {%- elif step == 'clear' -%}
+    delete from {{ keys }} where first_on >= {{ act_day() }}
+    {%- else -%}
+    insert into {{ keys }} (customer_id, campaign, dedupe_key, first_on)
+    select l.customer_id, l.campaign, l.dedupe_key, min(l.as_of_date)
+    from {{ this }} as l
+    where l.as_of_date >= {{ act_day() }}
+      and not exists (
+          select 1 from {{ keys }} as k
+          where k.customer_id = l.customer_id and k.campaign = l.campaign
+            and k.dedupe_key = l.dedupe_key)
+    group by l.customer_id, l.campaign, l.dedupe_key
+    {%- endif -%}
     {%- endif -%}
 {%- endmacro %}

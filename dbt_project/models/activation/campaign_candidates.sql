@@ -30,12 +30,6 @@ policy_campaigns as (
     select * from {{ ref('activation_policy_campaigns') }}
 ),
 
-earlier_contacts as (
-    select customer_id, campaign, category, dedupe_key, state, channel, as_of_date
-    from {{ contact_log_before_as_of() }} as h
-    where state in ('queued', 'holdout')
-),
-
 -- 2: repeat rule and cooldowns
 repeats as (
     select candidate_id, reason
@@ -45,20 +39,30 @@ repeats as (
             reason,
             row_number() over (partition by candidate_id order by precedence) as reason_rank
         from (
-            select
-                p.candidate_id,
-                case when p.repeat_after_days is null then 'already_sent' else 'cooldown' end as reason,
-                1 as precedence
+            -- a key that never repeats: contacted on any earlier day
+            select p.candidate_id, 'already_sent' as reason, 1 as precedence
+            from proposals as p
+            join {{ contact_log_keys_before_as_of() }} as k
+                on k.customer_id = p.customer_id
+                and k.dedupe_key = p.dedupe_key
+            where p.repeat_after_days is null
+
+            union all
+
+            -- a key that repeats: contacted within its repeat window
+            select p.candidate_id, 'cooldown' as reason, 1 as precedence
             from proposals as p
             join (
                 select customer_id, dedupe_key, max(as_of_date) as last_on
-                from earlier_contacts
+                from {{ contact_log_recent('repeats') }} as h
+                -- only the keys of today's repeating proposals can match (a handful of values)
+                where dedupe_key in (
+                    select dedupe_key from proposals where repeat_after_days is not null)
                 group by customer_id, dedupe_key
             ) as k
                 on k.customer_id = p.customer_id
                 and k.dedupe_key = p.dedupe_key
-            where p.repeat_after_days is null
-               or k.last_on > {{ add_days('-p.repeat_after_days', act_day()) }}
+            where k.last_on > {{ add_days('-p.repeat_after_days', act_day()) }}
 
             union all
 
@@ -67,7 +71,8 @@ repeats as (
             join policy_campaigns as c on c.campaign = p.campaign
             join (
                 select customer_id, campaign, max(as_of_date) as last_on
-                from earlier_contacts
+                from {{ contact_log_recent('cooldowns') }} as h
+                where campaign in (select campaign from policy_campaigns where cooldown_days > 0)
                 group by customer_id, campaign
             ) as l
                 on l.customer_id = p.customer_id
@@ -85,7 +90,7 @@ capped as (
     select distinct customer_id, channel
     from (
         select h.customer_id, h.channel, c.max_sends, count(*) as sends
-        from earlier_contacts as h
+        from {{ contact_log_recent('caps') }} as h
         join {{ ref('contact_policy_caps') }} as c
             on c.channel = h.channel
             and c.preset = {{ act_text(run_var('contact_policy_preset', 'daily_use')) }}

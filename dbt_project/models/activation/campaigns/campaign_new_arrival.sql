@@ -45,10 +45,7 @@ offers as (
     join new_products as n on n.category = b.category
     left join already_bought as a
         on a.customer_id = b.customer_id and a.product_id = n.product_id
-    left join (
-        select distinct customer_id, product_id from {{ ref('activation_announced') }}
-        where campaign = 'new_arrival'
-    ) as s
+    left join {{ announced_products('new_arrival', 'new_products') }} as s
         on s.customer_id = b.customer_id and s.product_id = n.product_id
     where a.customer_id is null and s.customer_id is null
 )

@@ -40,7 +40,7 @@ in_window as (
     where {{ act_day() }} between {{ add_days(-run_var('replenishment_days_before_due', 3), 'd.due_date') }}
                               and {{ add_days(run_var('replenishment_days_after_due', 7), 'd.due_date') }}
       and not exists (
-          select 1 from {{ ref('activation_logged_keys') }} as k
+          select 1 from {{ contact_log_keys_before_as_of() }} as k
           where k.campaign = 'replenishment'
             and k.customer_id = d.customer_id
             and k.dedupe_key = d.dedupe_key

@@ -45,10 +45,7 @@ offers as (
     from vips as v
     cross join launching as l
     left join own_categories as o on o.customer_id = v.customer_id and o.category = l.category
-    left join (
-        select distinct customer_id, product_id from {{ ref('activation_announced') }}
-        where campaign = 'vip_early_access'
-    ) as s
+    left join {{ announced_products('vip_early_access', 'launching') }} as s
         on s.customer_id = v.customer_id and s.product_id = l.product_id
     where s.customer_id is null
 )
