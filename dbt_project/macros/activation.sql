@@ -226,7 +226,7 @@ group by customer_id
     candidates (a ref would be a cycle). Before the first contact_log build it is an empty
     relation of the same columns. -#}
 {% macro contact_log_before_as_of(days=none) -%}
-    {%- set existing = contact_log_relation('contact_log') -%}
+    {%- set existing = existing_contact_log() -%}
     {%- if not execute -%}
         (select 1 as as_of_date)
     {%- elif existing is not none -%}
@@ -248,12 +248,12 @@ group by customer_id
      where state in ('queued', 'holdout'))
 {%- endmacro %}
 
-{#- The relation of the model `name` if it exists in the warehouse (none before its first build,
-    and at parse time). -#}
-{% macro contact_log_relation(name) -%}
+{#- contact_log's relation if it exists in the warehouse (none before its first build, and at
+    parse time). -#}
+{% macro existing_contact_log() -%}
     {%- set found = [] -%}
     {%- if execute -%}
-        {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.name == name -%}
+        {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.name == 'contact_log' -%}
             {%- do found.append(adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias)) -%}
         {%- endfor -%}
     {%- endif -%}
@@ -270,7 +270,7 @@ group by customer_id
     subquery: from contact_log_keys (each key's first contact day, kept by contact_log's post-hook
     in the log's own transaction) where it exists, else from the whole log. -#}
 {% macro contact_log_keys_before_as_of() -%}
-    {%- set keys = contact_log_relation('contact_log') -%}
+    {%- set keys = existing_contact_log() -%}
     {%- if keys is not none -%}
         {%- set keys = contact_log_keys_relation(keys) -%}
         {%- set keys = adapter.get_relation(database=keys.database, schema=keys.schema, identifier=keys.identifier) -%}
