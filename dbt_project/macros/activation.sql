@@ -287,13 +287,14 @@ group by customer_id
     distinct (customer_id, product_id). The keys are '<campaign>:<product_id>[,<product_id>...]'
     with up to 3 products. -#}
 {% macro announced_products(campaign, offered) -%}
+    {%- set keys = contact_log_keys_before_as_of() -%}
     (select distinct customer_id, product_id
      from (
         {%- for part in [1, 2, 3] %}
         select
             customer_id,
             {{ dbt.split_part("substr(dedupe_key, " ~ (campaign | length + 2) ~ ") || ',,'", "','", part) }} as product_id
-        from {{ contact_log_keys_before_as_of() }} as k
+        from {{ keys }} as k
         where campaign = '{{ campaign }}'
         {%- if not loop.last %}
         union all

@@ -72,6 +72,7 @@ repeats as (
             join (
                 select customer_id, campaign, max(as_of_date) as last_on
                 from {{ contact_log_recent('cooldowns') }} as h
+                -- only campaigns with a cooldown can match (the join below asks for one)
                 where campaign in (select campaign from policy_campaigns where cooldown_days > 0)
                 group by customer_id, campaign
             ) as l
